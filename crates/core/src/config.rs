@@ -1,0 +1,135 @@
+//! The server-wide configuration the original kept in `config.yaml`: the default Ollama
+//! server and model, and the sections its clients read back.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::{Core, Result};
+
+const CONFIG_KEY: &str = "config";
+pub const DEFAULT_OLLAMA_URL: &str = "http://localhost:11434";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OllamaSettings {
+    pub base_url: String,
+    pub default_model: String,
+    pub timeout: u64,
+}
+
+/// The global configuration. Sections Locrit does not use are kept verbatim, so an
+/// imported `config.yaml` can be given back whole.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GlobalConfig {
+    pub ollama: OllamaSettings,
+    pub network: Value,
+    pub memory: Value,
+    pub ui: Value,
+    /// Every other top-level section of an imported file.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+impl Default for GlobalConfig {
+    fn default() -> Self {
+        Self {
+            ollama: OllamaSettings {
+                base_url: DEFAULT_OLLAMA_URL.into(),
+                default_model: std::env::var("OLLAMA_DEFAULT_MODEL")
+                    .unwrap_or_else(|_| "llama3.2".into()),
+                timeout: 30,
+            },
+            network: json!({"api_server": {"host": "127.0.0.1", "port": 5000}}),
+            memory: json!({}),
+            ui: json!({"theme": "dark", "refresh_interval": 5}),
+            other: Map::new(),
+        }
+    }
+}
+
+/// The settings `/api/config/save` may change; absent ones stay as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GlobalConfigChanges {
+    pub ollama_base_url: Option<String>,
+    pub ollama_default_model: Option<String>,
+    pub ollama_timeout: Option<u64>,
+    pub api_port: Option<u16>,
+    pub api_host: Option<String>,
+    pub ui_theme: Option<String>,
+    pub refresh_interval: Option<u64>,
+}
+
+impl GlobalConfig {
+    fn apply(&mut self, changes: GlobalConfigChanges) {
+        if let Some(url) = changes.ollama_base_url {
+            self.ollama.base_url = url.trim().trim_end_matches('/').to_owned();
+        }
+        if let Some(model) = changes.ollama_default_model {
+            self.ollama.default_model = model;
+        }
+        if let Some(timeout) = changes.ollama_timeout {
+            self.ollama.timeout = timeout;
+        }
+        if let Some(port) = changes.api_port {
+            set_path(&mut self.network, &["api_server", "port"], json!(port));
+        }
+        if let Some(host) = changes.api_host {
+            set_path(&mut self.network, &["api_server", "host"], json!(host));
+        }
+        if let Some(theme) = changes.ui_theme {
+            set_path(&mut self.ui, &["theme"], json!(theme));
+        }
+        if let Some(interval) = changes.refresh_interval {
+            set_path(&mut self.ui, &["refresh_interval"], json!(interval));
+        }
+    }
+}
+
+/// Sets `path` inside a JSON section, making objects on the way.
+fn set_path(section: &mut Value, path: &[&str], value: Value) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut node = section;
+    for key in parents {
+        node = as_object(node).entry(*key).or_insert_with(|| json!({}));
+    }
+    as_object(node).insert((*last).to_owned(), value);
+}
+
+fn as_object(value: &mut Value) -> &mut Map<String, Value> {
+    if !value.is_object() {
+        *value = Value::Object(Map::new());
+    }
+    match value {
+        Value::Object(map) => map,
+        _ => unreachable!("made an object above"),
+    }
+}
+
+impl Core {
+    /// The stored configuration, or the defaults where nothing was stored.
+    pub async fn global_config(&self) -> Result<GlobalConfig> {
+        let stored = self.store.setting(CONFIG_KEY).await?;
+        Ok(stored
+            .and_then(|value| match serde_json::from_value(value) {
+                Ok(config) => Some(config),
+                Err(error) => {
+                    tracing::warn!(%error, "stored configuration unreadable; using defaults");
+                    None
+                }
+            })
+            .unwrap_or_default())
+    }
+
+    pub async fn save_global_config(&self, changes: GlobalConfigChanges) -> Result<GlobalConfig> {
+        let mut config = self.global_config().await?;
+        config.apply(changes);
+        self.put_global_config(&config).await?;
+        Ok(config)
+    }
+
+    pub(crate) async fn put_global_config(&self, config: &GlobalConfig) -> Result<()> {
+        let value = serde_json::to_value(config).expect("configuration serialises");
+        Ok(self.store.put_setting(CONFIG_KEY, &value).await?)
+    }
+}

@@ -1,0 +1,29 @@
+use locrit_domain::ValidationError;
+use locrit_llm::LlmError;
+use locrit_store::StoreError;
+use thiserror::Error;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why an operation did not happen. Each HTTP surface turns these into its own words,
+/// but the status of each kind is decided once, in the server's error module.
+#[derive(Debug, Error)]
+pub enum Error {
+    /// The named thing does not exist (or the caller may not know that it does).
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    /// It would clash with something that exists: a Locrit name already taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// The input breaks a rule; names the field.
+    #[error(transparent)]
+    Invalid(#[from] ValidationError),
+    /// The Locrit exists but is switched off.
+    #[error("the Locrit is inactive")]
+    Inactive,
+    /// The model server failed or could not be reached.
+    #[error("the model server failed: {0}")]
+    Llm(#[from] LlmError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}

@@ -1,0 +1,31 @@
+//! What Locrit does, whatever the transport. Every HTTP surface, the Socket.IO server and
+//! the CLI call these operations; none of them talks to the store on its own.
+
+mod config;
+mod error;
+mod import;
+mod locrits;
+
+use std::sync::Arc;
+
+use locrit_store::Store;
+
+pub use config::{GlobalConfig, GlobalConfigChanges, OllamaSettings};
+pub use error::{Error, Result};
+pub use import::{ImportOutcome, ImportReport, ImportedLocrit};
+
+/// The running Locrit service: its store and what it needs to act on it.
+#[derive(Clone)]
+pub struct Core {
+    store: Arc<dyn Store>,
+}
+
+impl Core {
+    pub fn new(store: Arc<dyn Store>) -> Self {
+        Self { store }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+}

@@ -1,0 +1,82 @@
+//! Managing Locrits: create, read, update (rename and activation included), delete.
+
+use locrit_domain::{Locrit, LocritPatch, NewLocrit};
+use locrit_store::StoreError;
+use uuid::Uuid;
+
+use crate::{Core, Error, Result};
+
+impl Core {
+    /// Creates a Locrit. A name already taken is a `Conflict`, even when two requests race.
+    pub async fn create_locrit(&self, new: NewLocrit) -> Result<Locrit> {
+        let default_url = self.global_config().await?.ollama.base_url;
+        let locrit = new.into_locrit(&default_url)?;
+        self.store
+            .insert_locrit(&locrit)
+            .await
+            .map_err(|e| name_conflict(e, &locrit.name))?;
+        tracing::info!(locrit = %locrit.name, id = %locrit.id, "Locrit created");
+        Ok(locrit)
+    }
+
+    /// Every Locrit, by name.
+    pub async fn locrits(&self) -> Result<Vec<Locrit>> {
+        Ok(self.store.locrits().await?)
+    }
+
+    pub async fn locrit(&self, id: Uuid) -> Result<Locrit> {
+        self.store
+            .locrit(id)
+            .await?
+            .ok_or(Error::NotFound("Locrit"))
+    }
+
+    /// The Locrit with exactly this name (case-sensitive).
+    pub async fn locrit_named(&self, name: &str) -> Result<Locrit> {
+        self.store
+            .locrit_by_name(name)
+            .await?
+            .ok_or(Error::NotFound("Locrit"))
+    }
+
+    /// Applies a partial update. A new name moves everything the Locrit owns with it,
+    /// since memory and sessions hang off its id, not its name.
+    pub async fn update_locrit(&self, mut locrit: Locrit, patch: LocritPatch) -> Result<Locrit> {
+        locrit.apply(patch)?;
+        self.save_locrit(&locrit).await?;
+        Ok(locrit)
+    }
+
+    /// Writes a Locrit already validated by the caller.
+    pub(crate) async fn save_locrit(&self, locrit: &Locrit) -> Result<()> {
+        let found = self
+            .store
+            .update_locrit(locrit)
+            .await
+            .map_err(|e| name_conflict(e, &locrit.name))?;
+        if found {
+            Ok(())
+        } else {
+            Err(Error::NotFound("Locrit"))
+        }
+    }
+
+    /// Deletes a Locrit and everything it remembers, so a new Locrit of the same name
+    /// starts blank.
+    pub async fn delete_locrit(&self, locrit: &Locrit) -> Result<()> {
+        if !self.store.delete_locrit(locrit.id).await? {
+            return Err(Error::NotFound("Locrit"));
+        }
+        tracing::info!(locrit = %locrit.name, id = %locrit.id, "Locrit deleted");
+        Ok(())
+    }
+}
+
+fn name_conflict(error: StoreError, name: &str) -> Error {
+    match error {
+        StoreError::Conflict(_) => {
+            Error::Conflict(format!("a Locrit named {name:?} already exists"))
+        }
+        other => other.into(),
+    }
+}

@@ -1,0 +1,23 @@
+//! Locrit's domain types and the rules that hold whatever the transport or the store.
+//!
+//! Nothing here does I/O: the store persists these types, the chat engine and the HTTP
+//! surfaces read and produce them.
+
+mod error;
+mod ids;
+mod locrit;
+mod memory;
+mod session;
+mod time;
+
+pub use error::ValidationError;
+pub use ids::{MAX_ID_BYTES, validate_client_id};
+pub use locrit::{
+    AccessTo, DEFAULT_PERSONA, Locrit, LocritPatch, MemoryService, NewLocrit, OpenTo, PublicPage,
+    validate_locrit_name,
+};
+pub use memory::{Concept, Memory, NewMemory};
+pub use session::{
+    Message, MessageStatus, NewMessage, NewSession, Role, Session, SessionKind, SessionStatus,
+};
+pub use time::{now, parse_timestamp};

@@ -1,0 +1,124 @@
+//! Locrit's storage: one interface ([`Store`]), two implementations.
+//!
+//! SQLite is the embedded default; PostgreSQL lets several Locrit servers share one
+//! database. Both run the same code ([`sql`]) over their own migrations, and one
+//! conformance suite (`tests/conformance.rs`) holds them to the same behaviour.
+
+mod error;
+mod open;
+mod rows;
+mod sql;
+
+use async_trait::async_trait;
+use locrit_domain::{
+    Concept, Locrit, Memory, Message, NewMemory, NewMessage, NewSession, Session, SessionKind,
+    SessionStatus,
+};
+use serde_json::Value;
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use open::{PostgresStore, SqliteStore, StoreConfig, open};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which sessions to list.
+#[derive(Debug, Clone, Default)]
+pub struct SessionQuery {
+    pub locrit_id: Option<Uuid>,
+    pub user_id: Option<String>,
+    pub kind: Option<SessionKind>,
+    /// `None` lists every status but `deleted`.
+    pub status: Option<SessionStatus>,
+    pub limit: Option<u32>,
+}
+
+/// A window of a session's messages, always returned in chronological order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessagePage {
+    /// The newest `limit` messages with `seq < before` (or the newest overall).
+    Before { before: Option<i64>, limit: u32 },
+    /// The oldest `limit` messages with `seq > after`.
+    After { after: i64, limit: u32 },
+}
+
+/// Counters of one Locrit's memory.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocritStats {
+    pub messages: i64,
+    pub sessions: i64,
+    pub concepts: i64,
+    pub memories: i64,
+    /// Distinct non-empty `user_id`s among the messages.
+    pub users: i64,
+}
+
+/// Everything Locrit keeps. Every write either commits or returns an error: no method
+/// reports success for data that is not stored.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// For logs: which backend, and where.
+    fn describe(&self) -> String;
+
+    // Locrits. Names are unique: a clash is `StoreError::Conflict`.
+    async fn insert_locrit(&self, locrit: &Locrit) -> Result<()>;
+    /// Writes every field of the Locrit with this id; false when there is none.
+    async fn update_locrit(&self, locrit: &Locrit) -> Result<bool>;
+    async fn locrit(&self, id: Uuid) -> Result<Option<Locrit>>;
+    async fn locrit_by_name(&self, name: &str) -> Result<Option<Locrit>>;
+    /// Every Locrit, by name.
+    async fn locrits(&self) -> Result<Vec<Locrit>>;
+    /// Deletes the Locrit with all its sessions, messages, memories and concepts.
+    async fn delete_locrit(&self, id: Uuid) -> Result<bool>;
+
+    // Sessions. A key is unique within its Locrit.
+    async fn create_session(&self, session: &NewSession) -> Result<Session>;
+    /// The session with this key, created if it does not exist yet.
+    async fn open_session(&self, session: &NewSession) -> Result<Session>;
+    async fn session(&self, locrit_id: Uuid, key: &str) -> Result<Option<Session>>;
+    /// A session found by key alone, for ids that are global (conversations).
+    async fn session_by_key(&self, kind: SessionKind, key: &str) -> Result<Option<Session>>;
+    /// Sessions, most recently updated first.
+    async fn sessions(&self, query: &SessionQuery) -> Result<Vec<Session>>;
+    async fn set_session_status(&self, id: Uuid, status: SessionStatus) -> Result<bool>;
+    /// Deletes a session and its messages.
+    async fn delete_session(&self, id: Uuid) -> Result<bool>;
+
+    // Messages.
+    /// Appends a message at the end of its session, atomically taking the next sequence
+    /// number. The message is committed when this returns.
+    async fn append_message(&self, session_id: Uuid, message: &NewMessage) -> Result<Message>;
+    async fn messages(&self, session_id: Uuid, page: MessagePage) -> Result<Vec<Message>>;
+    async fn message(&self, locrit_id: Uuid, id: Uuid) -> Result<Option<Message>>;
+    /// Replaces a message's content and sets `edited_at`.
+    async fn edit_message(
+        &self,
+        locrit_id: Uuid,
+        id: Uuid,
+        content: &str,
+    ) -> Result<Option<Message>>;
+    async fn delete_message(&self, locrit_id: Uuid, id: Uuid) -> Result<bool>;
+    /// The Locrit's newest messages across sessions, newest first.
+    async fn recent_messages(&self, locrit_id: Uuid, limit: u32) -> Result<Vec<Message>>;
+    async fn locrit_stats(&self, locrit_id: Uuid) -> Result<LocritStats>;
+
+    // Long-term memories and concepts.
+    async fn insert_memory(&self, locrit_id: Uuid, memory: &NewMemory) -> Result<Memory>;
+    /// Memories, newest first.
+    async fn memories(&self, locrit_id: Uuid) -> Result<Vec<Memory>>;
+    async fn delete_memory(&self, locrit_id: Uuid, id: Uuid) -> Result<bool>;
+    /// Records a mention of a concept: created on first mention, counted after.
+    async fn mention_concept(
+        &self,
+        locrit_id: Uuid,
+        name: &str,
+        kind: &str,
+        description: Option<&str>,
+    ) -> Result<Concept>;
+    /// Concepts, most mentioned first.
+    async fn concepts(&self, locrit_id: Uuid) -> Result<Vec<Concept>>;
+
+    // Server-wide settings, one JSON document per key.
+    async fn setting(&self, key: &str) -> Result<Option<Value>>;
+    async fn put_setting(&self, key: &str, value: &Value) -> Result<()>;
+}

@@ -1,0 +1,122 @@
+//! Opening a store from a database URL, with its migrations applied.
+
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use locrit_domain::{
+    Concept, Locrit, Memory, Message, NewMemory, NewMessage, NewSession, Session, SessionKind,
+    SessionStatus, now,
+};
+use serde_json::Value;
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::types::Json;
+use uuid::Uuid;
+
+use crate::rows::{ConceptRow, LocritRow, MemoryRow, MessageRow, SessionRow, enum_text};
+use crate::sql::{bind_locrit, impl_store, message_select};
+use crate::{LocritStats, MessagePage, Result, SessionQuery, Store, StoreError};
+
+/// How to reach the store.
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    /// `sqlite://path/to/file.db` or `postgres://user@host:port/database`.
+    pub database_url: String,
+    pub max_connections: u32,
+}
+
+/// Opens the store the URL names and brings its schema up to date.
+pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>> {
+    let url = config.database_url.as_str();
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let options = PgConnectOptions::from_str(url)?;
+        Ok(Arc::new(
+            PostgresStore::connect(options, config.max_connections).await?,
+        ))
+    } else if url.starts_with("sqlite:") {
+        let options = SqliteConnectOptions::from_str(url)?;
+        Ok(Arc::new(
+            SqliteStore::connect(options, config.max_connections).await?,
+        ))
+    } else {
+        Err(StoreError::Unavailable(format!(
+            "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
+        )))
+    }
+}
+
+/// The embedded store: one SQLite file in write-ahead-log mode.
+pub struct SqliteStore {
+    pool: SqlitePool,
+    description: String,
+}
+
+impl SqliteStore {
+    pub async fn connect(options: SqliteConnectOptions, max_connections: u32) -> Result<Self> {
+        let path = options.get_filename().to_owned();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", dir.display()))
+            })?;
+        }
+        let options = options
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk when it returns, so an acknowledged message survives
+            // a power cut, not only a crash of the process.
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(5))
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        Ok(Self {
+            pool,
+            description: describe_sqlite(&path),
+        })
+    }
+}
+
+fn describe_sqlite(path: &Path) -> String {
+    format!("SQLite at {}", path.display())
+}
+
+/// The shared store for several Locrit servers.
+pub struct PostgresStore {
+    pool: PgPool,
+    description: String,
+}
+
+impl PostgresStore {
+    pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
+        let description = format!(
+            "PostgreSQL at {}:{}/{}",
+            options.get_host(),
+            options.get_port(),
+            options.get_database().unwrap_or("postgres")
+        );
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await?;
+        // sqlx takes an advisory lock, so servers starting together migrate once.
+        sqlx::migrate!("./migrations/postgres")
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        Ok(Self { pool, description })
+    }
+}
+
+impl_store!(SqliteStore);
+impl_store!(PostgresStore);

@@ -1,0 +1,475 @@
+//! The one implementation of [`Store`](crate::Store), instantiated for SQLite and
+//! PostgreSQL. The SQL is written once in the dialect both share: `$n` parameters
+//! (sqlx maps them for SQLite), `RETURNING`, `ON CONFLICT`. Types differ only in the
+//! migrations; sqlx encodes the same Rust types for each.
+
+/// The columns of a message, joined with its session's key.
+macro_rules! message_select {
+    () => {
+        "SELECT m.id, m.locrit_id, s.key AS session_key, m.seq, m.role, m.content, m.user_id, \
+         m.status, m.metadata, m.created_at, m.edited_at \
+         FROM messages m JOIN sessions s ON s.id = m.session_id "
+    };
+}
+
+pub(crate) const LOCRIT_COLUMNS: &str = "id, name, description, persona, ollama_model, ollama_url, open_to, \
+    access_to, memory_service, public_page, public_address, active, owner_id, extra, created_at, \
+    updated_at";
+
+pub(crate) const SESSION_COLUMNS: &str = "id, locrit_id, key, kind, name, topic, user_id, status, metadata, \
+    message_count, last_seq, created_at, updated_at";
+
+pub(crate) const MEMORY_COLUMNS: &str = "id, locrit_id, content, importance, metadata, tags, \
+    source_message_ids, pinned, superseded_by, created_at, last_accessed";
+
+pub(crate) const CONCEPT_COLUMNS: &str =
+    "id, locrit_id, name, kind, description, confidence, mentions, first_mentioned, last_mentioned";
+
+pub(crate) fn select_locrits(filter: &str) -> String {
+    format!("SELECT {LOCRIT_COLUMNS} FROM locrits {filter}")
+}
+
+pub(crate) fn select_sessions(filter: &str) -> String {
+    format!("SELECT {SESSION_COLUMNS} FROM sessions {filter}")
+}
+
+pub(crate) fn select_memories(filter: &str) -> String {
+    format!("SELECT {MEMORY_COLUMNS} FROM memories {filter}")
+}
+
+/// Binds every column of a Locrit, in `LOCRIT_COLUMNS` order.
+macro_rules! bind_locrit {
+    ($query:expr, $locrit:expr) => {{
+        let l = $locrit;
+        $query
+            .bind(l.id)
+            .bind(&l.name)
+            .bind(&l.description)
+            .bind(&l.persona)
+            .bind(&l.ollama_model)
+            .bind(&l.ollama_url)
+            .bind(Json(&l.open_to))
+            .bind(Json(&l.access_to))
+            .bind(enum_text(&l.memory_service))
+            .bind(l.public_page.as_ref().map(Json))
+            .bind(&l.public_address)
+            .bind(l.active)
+            .bind(&l.owner_id)
+            .bind(Json(&l.extra))
+            .bind(l.created_at)
+            .bind(l.updated_at)
+    }};
+}
+
+macro_rules! impl_store {
+    ($store:ty) => {
+        #[async_trait::async_trait]
+        impl $crate::Store for $store {
+            fn describe(&self) -> String {
+                self.description.clone()
+            }
+
+            async fn insert_locrit(&self, locrit: &Locrit) -> Result<()> {
+                let sql = format!(
+                    "INSERT INTO locrits ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+                     $11, $12, $13, $14, $15, $16)",
+                    $crate::sql::LOCRIT_COLUMNS
+                );
+                bind_locrit!(sqlx::query(&sql), locrit).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn update_locrit(&self, locrit: &Locrit) -> Result<bool> {
+                let sql = "UPDATE locrits SET name = $2, description = $3, persona = $4, \
+                    ollama_model = $5, ollama_url = $6, open_to = $7, access_to = $8, \
+                    memory_service = $9, public_page = $10, public_address = $11, active = $12, \
+                    owner_id = $13, extra = $14, created_at = $15, updated_at = $16 WHERE id = $1";
+                let done = bind_locrit!(sqlx::query(sql), locrit).execute(&self.pool).await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn locrit(&self, id: Uuid) -> Result<Option<Locrit>> {
+                let sql = $crate::sql::select_locrits("WHERE id = $1");
+                let row: Option<LocritRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+                row.map(Locrit::try_from).transpose()
+            }
+
+            async fn locrit_by_name(&self, name: &str) -> Result<Option<Locrit>> {
+                let sql = $crate::sql::select_locrits("WHERE name = $1");
+                let row: Option<LocritRow> =
+                    sqlx::query_as(&sql).bind(name).fetch_optional(&self.pool).await?;
+                row.map(Locrit::try_from).transpose()
+            }
+
+            async fn locrits(&self) -> Result<Vec<Locrit>> {
+                let sql = $crate::sql::select_locrits("ORDER BY name");
+                let rows: Vec<LocritRow> = sqlx::query_as(&sql).fetch_all(&self.pool).await?;
+                rows.into_iter().map(Locrit::try_from).collect()
+            }
+
+            async fn delete_locrit(&self, id: Uuid) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM locrits WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn create_session(&self, session: &NewSession) -> Result<Session> {
+                let sql = format!(
+                    "INSERT INTO sessions ({}) VALUES ($1, $2, $3, $4, $5, NULL, $6, 'active', \
+                     $7, 0, 0, $8, $8) RETURNING {}",
+                    $crate::sql::SESSION_COLUMNS,
+                    $crate::sql::SESSION_COLUMNS
+                );
+                let row: SessionRow = sqlx::query_as(&sql)
+                    .bind(Uuid::now_v7())
+                    .bind(session.locrit_id)
+                    .bind(&session.key)
+                    .bind(enum_text(&session.kind))
+                    .bind(&session.name)
+                    .bind(&session.user_id)
+                    .bind(Json(&session.metadata))
+                    .bind(now())
+                    .fetch_one(&self.pool)
+                    .await?;
+                row.try_into()
+            }
+
+            async fn open_session(&self, session: &NewSession) -> Result<Session> {
+                if let Some(found) = self.session(session.locrit_id, &session.key).await? {
+                    return Ok(found);
+                }
+                match self.create_session(session).await {
+                    // Another request opened it in between: read theirs.
+                    Err(StoreError::Conflict(_)) => self
+                        .session(session.locrit_id, &session.key)
+                        .await?
+                        .ok_or(StoreError::NotFound("session")),
+                    created => created,
+                }
+            }
+
+            async fn session(&self, locrit_id: Uuid, key: &str) -> Result<Option<Session>> {
+                let sql = $crate::sql::select_sessions("WHERE locrit_id = $1 AND key = $2");
+                let row: Option<SessionRow> = sqlx::query_as(&sql)
+                    .bind(locrit_id)
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Session::try_from).transpose()
+            }
+
+            async fn session_by_key(&self, kind: SessionKind, key: &str) -> Result<Option<Session>> {
+                let sql = $crate::sql::select_sessions("WHERE key = $1 AND kind = $2 LIMIT 1");
+                let row: Option<SessionRow> = sqlx::query_as(&sql)
+                    .bind(key)
+                    .bind(enum_text(&kind))
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Session::try_from).transpose()
+            }
+
+            async fn sessions(&self, query: &SessionQuery) -> Result<Vec<Session>> {
+                let sql = $crate::sql::select_sessions(
+                    "WHERE ($1 IS NULL OR locrit_id = $1) AND ($2 IS NULL OR user_id = $2) \
+                     AND ($3 IS NULL OR kind = $3) \
+                     AND (($4 IS NULL AND status <> 'deleted') OR status = $4) \
+                     ORDER BY updated_at DESC, id DESC LIMIT $5",
+                );
+                let rows: Vec<SessionRow> = sqlx::query_as(&sql)
+                    .bind(query.locrit_id)
+                    .bind(&query.user_id)
+                    .bind(query.kind.as_ref().map(enum_text))
+                    .bind(query.status.as_ref().map(enum_text))
+                    .bind(query.limit.map_or(i64::MAX, i64::from))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(Session::try_from).collect()
+            }
+
+            async fn set_session_status(&self, id: Uuid, status: SessionStatus) -> Result<bool> {
+                let done = sqlx::query("UPDATE sessions SET status = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(enum_text(&status))
+                    .bind(now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn delete_session(&self, id: Uuid) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn append_message(&self, session_id: Uuid, message: &NewMessage) -> Result<Message> {
+                let created_at = now();
+                let mut tx = self.pool.begin().await?;
+                // Writing first takes the session's lock at once, so concurrent appends queue
+                // here instead of failing a read-to-write upgrade.
+                let session: Option<(i64, String, Uuid)> = sqlx::query_as(
+                    "UPDATE sessions SET last_seq = last_seq + 1, message_count = message_count + 1, \
+                     updated_at = $2 WHERE id = $1 RETURNING last_seq, key, locrit_id",
+                )
+                .bind(session_id)
+                .bind(created_at)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((seq, key, locrit_id)) = session else {
+                    tx.rollback().await?;
+                    return Err(StoreError::NotFound("session"));
+                };
+                let id = Uuid::now_v7();
+                sqlx::query(
+                    "INSERT INTO messages (id, session_id, locrit_id, seq, role, content, user_id, \
+                     status, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                )
+                .bind(id)
+                .bind(session_id)
+                .bind(locrit_id)
+                .bind(seq)
+                .bind(message.role.as_str())
+                .bind(&message.content)
+                .bind(&message.user_id)
+                .bind(message.status.as_str())
+                .bind(Json(&message.metadata))
+                .bind(created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(Message {
+                    id,
+                    locrit_id,
+                    session_id: key,
+                    seq,
+                    role: message.role,
+                    content: message.content.clone(),
+                    user_id: message.user_id.clone(),
+                    status: message.status,
+                    metadata: message.metadata.clone(),
+                    timestamp: created_at,
+                    edited_at: None,
+                })
+            }
+
+            async fn messages(&self, session_id: Uuid, page: MessagePage) -> Result<Vec<Message>> {
+                let rows: Vec<MessageRow> = match page {
+                    MessagePage::Before { before, limit } => {
+                        let mut rows: Vec<MessageRow> = sqlx::query_as(concat!(
+                            message_select!(),
+                            "WHERE m.session_id = $1 AND m.seq < $2 ORDER BY m.seq DESC LIMIT $3"
+                        ))
+                        .bind(session_id)
+                        .bind(before.unwrap_or(i64::MAX))
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?;
+                        rows.reverse();
+                        rows
+                    }
+                    MessagePage::After { after, limit } => {
+                        sqlx::query_as(concat!(
+                            message_select!(),
+                            "WHERE m.session_id = $1 AND m.seq > $2 ORDER BY m.seq LIMIT $3"
+                        ))
+                        .bind(session_id)
+                        .bind(after)
+                        .bind(i64::from(limit))
+                        .fetch_all(&self.pool)
+                        .await?
+                    }
+                };
+                rows.into_iter().map(Message::try_from).collect()
+            }
+
+            async fn message(&self, locrit_id: Uuid, id: Uuid) -> Result<Option<Message>> {
+                let row: Option<MessageRow> =
+                    sqlx::query_as(concat!(message_select!(), "WHERE m.locrit_id = $1 AND m.id = $2"))
+                        .bind(locrit_id)
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                row.map(Message::try_from).transpose()
+            }
+
+            async fn edit_message(
+                &self,
+                locrit_id: Uuid,
+                id: Uuid,
+                content: &str,
+            ) -> Result<Option<Message>> {
+                let done = sqlx::query(
+                    "UPDATE messages SET content = $3, edited_at = $4 WHERE locrit_id = $1 AND id = $2",
+                )
+                .bind(locrit_id)
+                .bind(id)
+                .bind(content)
+                .bind(now())
+                .execute(&self.pool)
+                .await?;
+                if done.rows_affected() == 0 {
+                    return Ok(None);
+                }
+                self.message(locrit_id, id).await
+            }
+
+            async fn delete_message(&self, locrit_id: Uuid, id: Uuid) -> Result<bool> {
+                let mut tx = self.pool.begin().await?;
+                let session: Option<(Uuid,)> = sqlx::query_as(
+                    "DELETE FROM messages WHERE locrit_id = $1 AND id = $2 RETURNING session_id",
+                )
+                .bind(locrit_id)
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let Some((session_id,)) = session else {
+                    tx.rollback().await?;
+                    return Ok(false);
+                };
+                sqlx::query(
+                    "UPDATE sessions SET message_count = message_count - 1, updated_at = $2 WHERE id = $1",
+                )
+                .bind(session_id)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn recent_messages(&self, locrit_id: Uuid, limit: u32) -> Result<Vec<Message>> {
+                let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+                    message_select!(),
+                    "WHERE m.locrit_id = $1 ORDER BY m.created_at DESC, m.seq DESC LIMIT $2"
+                ))
+                .bind(locrit_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Message::try_from).collect()
+            }
+
+            async fn locrit_stats(&self, locrit_id: Uuid) -> Result<LocritStats> {
+                let (messages, sessions, concepts, memories, users): (i64, i64, i64, i64, i64) =
+                    sqlx::query_as(
+                        "SELECT \
+                         (SELECT COUNT(*) FROM messages WHERE locrit_id = $1), \
+                         (SELECT COUNT(*) FROM sessions WHERE locrit_id = $1 AND status <> 'deleted'), \
+                         (SELECT COUNT(*) FROM concepts WHERE locrit_id = $1), \
+                         (SELECT COUNT(*) FROM memories WHERE locrit_id = $1), \
+                         (SELECT COUNT(DISTINCT user_id) FROM messages \
+                          WHERE locrit_id = $1 AND user_id IS NOT NULL AND user_id <> '')",
+                    )
+                    .bind(locrit_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(LocritStats { messages, sessions, concepts, memories, users })
+            }
+
+            async fn insert_memory(&self, locrit_id: Uuid, memory: &NewMemory) -> Result<Memory> {
+                let sql = format!(
+                    "INSERT INTO memories (id, locrit_id, content, importance, metadata, tags, \
+                     source_message_ids, pinned, created_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8) RETURNING {}",
+                    $crate::sql::MEMORY_COLUMNS
+                );
+                let row: MemoryRow = sqlx::query_as(&sql)
+                    .bind(Uuid::now_v7())
+                    .bind(locrit_id)
+                    .bind(&memory.content)
+                    .bind(memory.importance)
+                    .bind(Json(&memory.metadata))
+                    .bind(Json(&memory.tags))
+                    .bind(Json(&memory.source_message_ids))
+                    .bind(now())
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.into())
+            }
+
+            async fn memories(&self, locrit_id: Uuid) -> Result<Vec<Memory>> {
+                let sql = $crate::sql::select_memories(
+                    "WHERE locrit_id = $1 ORDER BY created_at DESC, id DESC",
+                );
+                let rows: Vec<MemoryRow> =
+                    sqlx::query_as(&sql).bind(locrit_id).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Memory::from).collect())
+            }
+
+            async fn delete_memory(&self, locrit_id: Uuid, id: Uuid) -> Result<bool> {
+                let done = sqlx::query("DELETE FROM memories WHERE locrit_id = $1 AND id = $2")
+                    .bind(locrit_id)
+                    .bind(id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn mention_concept(
+                &self,
+                locrit_id: Uuid,
+                name: &str,
+                kind: &str,
+                description: Option<&str>,
+            ) -> Result<Concept> {
+                let sql = format!(
+                    "INSERT INTO concepts ({columns}) VALUES ($1, $2, $3, $4, $5, 0.5, 1, $6, $6) \
+                     ON CONFLICT (locrit_id, name, kind) DO UPDATE SET \
+                     mentions = concepts.mentions + 1, last_mentioned = excluded.last_mentioned, \
+                     description = COALESCE(excluded.description, concepts.description) \
+                     RETURNING {columns}",
+                    columns = $crate::sql::CONCEPT_COLUMNS
+                );
+                let row: ConceptRow = sqlx::query_as(&sql)
+                    .bind(Uuid::now_v7())
+                    .bind(locrit_id)
+                    .bind(name)
+                    .bind(kind)
+                    .bind(description)
+                    .bind(now())
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.into())
+            }
+
+            async fn concepts(&self, locrit_id: Uuid) -> Result<Vec<Concept>> {
+                let sql = format!(
+                    "SELECT {} FROM concepts WHERE locrit_id = $1 ORDER BY mentions DESC, name",
+                    $crate::sql::CONCEPT_COLUMNS
+                );
+                let rows: Vec<ConceptRow> =
+                    sqlx::query_as(&sql).bind(locrit_id).fetch_all(&self.pool).await?;
+                Ok(rows.into_iter().map(Concept::from).collect())
+            }
+
+            async fn setting(&self, key: &str) -> Result<Option<Value>> {
+                let row: Option<(Json<Value>,)> =
+                    sqlx::query_as("SELECT value FROM server_settings WHERE key = $1")
+                        .bind(key)
+                        .fetch_optional(&self.pool)
+                        .await?;
+                Ok(row.map(|(value,)| value.0))
+            }
+
+            async fn put_setting(&self, key: &str, value: &Value) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO server_settings (key, value, updated_at) VALUES ($1, $2, $3) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                )
+                .bind(key)
+                .bind(Json(value))
+                .bind(now())
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+        }
+    };
+}
+
+pub(crate) use {bind_locrit, impl_store, message_select};

@@ -1,0 +1,638 @@
+//! One behaviour, two stores: every case runs on SQLite, and on PostgreSQL in the
+//! PostgreSQL suite (`cargo test -- --ignored` with `LOCRIT_TEST_POSTGRES_URL` set).
+
+use std::sync::Arc;
+
+use locrit_domain::{
+    Locrit, MessageStatus, NewLocrit, NewMemory, NewMessage, NewSession, Role, SessionKind,
+    SessionStatus,
+};
+use locrit_store::{MessagePage, SessionQuery, Store, StoreConfig, StoreError};
+use locrit_testkit::TestDatabase;
+use serde_json::json;
+use uuid::Uuid;
+
+async fn open(db: &TestDatabase) -> Arc<dyn Store> {
+    let config = StoreConfig {
+        database_url: db.url().to_owned(),
+        max_connections: 8,
+    };
+    locrit_store::open(&config).await.expect("open the store")
+}
+
+fn locrit(name: &str) -> Locrit {
+    NewLocrit {
+        name: name.into(),
+        ollama_model: "llama3.2".into(),
+        ..Default::default()
+    }
+    .into_locrit("http://localhost:11434")
+    .expect("a valid Locrit")
+}
+
+fn chat(locrit_id: Uuid, key: &str) -> NewSession {
+    NewSession {
+        locrit_id,
+        key: key.into(),
+        kind: SessionKind::Chat,
+        name: None,
+        user_id: Some("alice".into()),
+        metadata: json!({}),
+    }
+}
+
+fn said(role: Role, text: &str) -> NewMessage {
+    NewMessage {
+        user_id: Some("alice".into()),
+        ..NewMessage::new(role, text)
+    }
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn locrits_round_trip_with_unicode_names(store: Arc<dyn Store>) {
+        let mut names = vec!["Pixie l'Organisateur", "v1.2", "Élodie", "Bob Technique"];
+        for name in &names {
+            let mut l = locrit(name);
+            l.extra.insert("unknown_key".into(), json!({"kept": true}));
+            store.insert_locrit(&l).await.unwrap();
+            assert_eq!(store.locrit(l.id).await.unwrap().as_ref(), Some(&l));
+            assert_eq!(store.locrit_by_name(name).await.unwrap().as_ref(), Some(&l));
+        }
+        assert_eq!(
+            store.locrit_by_name("bob technique").await.unwrap(),
+            None,
+            "case-sensitive"
+        );
+        names.sort();
+        let listed: Vec<String> = store
+            .locrits()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(listed, names);
+    }
+
+    pub async fn names_are_unique_on_insert_and_rename(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let err = store.insert_locrit(&locrit("Bob")).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        let mut alice = locrit("Alice");
+        store.insert_locrit(&alice).await.unwrap();
+        alice.name = "Bob".into();
+        let err = store.update_locrit(&alice).await.unwrap_err();
+        assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+        assert_eq!(store.locrit(alice.id).await.unwrap().unwrap().name, "Alice");
+    }
+
+    pub async fn concurrent_creates_of_one_name_let_exactly_one_win(store: Arc<dyn Store>) {
+        let attempts = (0..8).map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.insert_locrit(&locrit("Racer")).await })
+        });
+        let results = futures::future::join_all(attempts).await;
+        let wins = results.iter().filter(|r| matches!(r, Ok(Ok(())))).count();
+        let conflicts = results
+            .iter()
+            .filter(|r| matches!(r, Ok(Err(StoreError::Conflict(_)))))
+            .count();
+        assert_eq!((wins, conflicts), (1, 7));
+        assert_eq!(store.locrits().await.unwrap().len(), 1);
+    }
+
+    pub async fn rename_keeps_sessions_and_messages(store: Arc<dyn Store>) {
+        let mut bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "s1")).await.unwrap();
+        store
+            .append_message(session.id, &said(Role::User, "hello"))
+            .await
+            .unwrap();
+        bob.name = "Robert".into();
+        assert!(store.update_locrit(&bob).await.unwrap());
+        let renamed = store.locrit_by_name("Robert").await.unwrap().unwrap();
+        assert_eq!(renamed.id, bob.id);
+        assert_eq!(store.locrit_by_name("Bob").await.unwrap(), None);
+        let messages = store
+            .messages(
+                session.id,
+                MessagePage::Before {
+                    before: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(messages.len(), 1);
+        assert_eq!(messages[0].locrit_id, bob.id);
+    }
+
+    pub async fn delete_locrit_removes_everything_it_owns(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "s1")).await.unwrap();
+        let message = store
+            .append_message(session.id, &said(Role::User, "remember me"))
+            .await
+            .unwrap();
+        store
+            .insert_memory(bob.id, &memory("likes tea"))
+            .await
+            .unwrap();
+        store
+            .mention_concept(bob.id, "tea", "thing", None)
+            .await
+            .unwrap();
+        assert!(store.delete_locrit(bob.id).await.unwrap());
+        assert!(
+            !store.delete_locrit(bob.id).await.unwrap(),
+            "second delete finds nothing"
+        );
+        assert_eq!(store.message(bob.id, message.id).await.unwrap(), None);
+
+        let again = locrit("Bob");
+        store.insert_locrit(&again).await.unwrap();
+        assert_eq!(
+            store.locrit_stats(again.id).await.unwrap(),
+            Default::default(),
+            "a new Bob starts blank"
+        );
+        assert_eq!(store.session(bob.id, "s1").await.unwrap(), None);
+        assert!(store.memories(bob.id).await.unwrap().is_empty());
+        assert!(store.concepts(bob.id).await.unwrap().is_empty());
+    }
+
+    pub async fn messages_append_in_order_and_page_both_ways(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store
+            .create_session(&chat(bob.id, "web_anonymous_user_Bob"))
+            .await
+            .unwrap();
+        for i in 1..=10 {
+            let role = if i % 2 == 1 {
+                Role::User
+            } else {
+                Role::Assistant
+            };
+            let m = store
+                .append_message(session.id, &said(role, &format!("m{i}")))
+                .await
+                .unwrap();
+            assert_eq!(m.seq, i);
+            assert_eq!(m.session_id, "web_anonymous_user_Bob");
+            assert_eq!(
+                store.message(bob.id, m.id).await.unwrap().as_ref(),
+                Some(&m),
+                "read back as written"
+            );
+        }
+        let texts =
+            |ms: Vec<locrit_domain::Message>| ms.into_iter().map(|m| m.content).collect::<Vec<_>>();
+        let newest = store
+            .messages(
+                session.id,
+                MessagePage::Before {
+                    before: None,
+                    limit: 3,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(texts(newest), ["m8", "m9", "m10"]);
+        let older = store
+            .messages(
+                session.id,
+                MessagePage::Before {
+                    before: Some(8),
+                    limit: 3,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(texts(older), ["m5", "m6", "m7"]);
+        let after = store
+            .messages(session.id, MessagePage::After { after: 2, limit: 2 })
+            .await
+            .unwrap();
+        assert_eq!(texts(after), ["m3", "m4"]);
+        let session = store
+            .session(bob.id, "web_anonymous_user_Bob")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((session.message_count, session.last_seq), (10, 10));
+    }
+
+    pub async fn concurrent_appends_to_one_session_never_share_a_seq(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "busy")).await.unwrap();
+        let appends = (0..40).map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .append_message(session.id, &said(Role::User, &format!("{i}")))
+                    .await
+            })
+        });
+        for result in futures::future::join_all(appends).await {
+            result.unwrap().unwrap();
+        }
+        let all = store
+            .messages(
+                session.id,
+                MessagePage::After {
+                    after: 0,
+                    limit: 100,
+                },
+            )
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
+    }
+
+    pub async fn appending_to_a_missing_session_fails(store: Arc<dyn Store>) {
+        let err = store
+            .append_message(Uuid::now_v7(), &said(Role::User, "lost?"))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound("session")), "{err:?}");
+    }
+
+    pub async fn session_keys_are_per_locrit(store: Arc<dyn Store>) {
+        let (bob, pixie) = (locrit("Bob"), locrit("Pixie"));
+        store.insert_locrit(&bob).await.unwrap();
+        store.insert_locrit(&pixie).await.unwrap();
+        let a = store
+            .create_session(&chat(bob.id, "same key"))
+            .await
+            .unwrap();
+        let b = store
+            .create_session(&chat(pixie.id, "same key"))
+            .await
+            .unwrap();
+        assert_ne!(a.id, b.id);
+        assert!(matches!(
+            store.create_session(&chat(bob.id, "same key")).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(
+            store
+                .open_session(&chat(bob.id, "same key"))
+                .await
+                .unwrap()
+                .id,
+            a.id
+        );
+        store
+            .append_message(a.id, &said(Role::User, "for Bob"))
+            .await
+            .unwrap();
+        let pixie_messages = store
+            .messages(
+                b.id,
+                MessagePage::Before {
+                    before: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert!(pixie_messages.is_empty(), "sessions are isolated");
+        let opened = store.open_session(&chat(bob.id, "fresh")).await.unwrap();
+        assert_eq!(
+            (opened.key.as_str(), opened.status),
+            ("fresh", SessionStatus::Active)
+        );
+    }
+
+    pub async fn sessions_list_filters_and_hides_deleted(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let conversation = NewSession {
+            kind: SessionKind::Conversation,
+            user_id: Some("carol".into()),
+            ..chat(bob.id, &Uuid::new_v4().to_string())
+        };
+        let conv = store.create_session(&conversation).await.unwrap();
+        let s1 = store.create_session(&chat(bob.id, "s1")).await.unwrap();
+        store
+            .append_message(s1.id, &said(Role::User, "newest activity"))
+            .await
+            .unwrap();
+        let all = store
+            .sessions(&SessionQuery {
+                locrit_id: Some(bob.id),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(
+            all.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(),
+            ["s1", conv.key.as_str()],
+            "most recent first"
+        );
+        let carol = SessionQuery {
+            user_id: Some("carol".into()),
+            kind: Some(SessionKind::Conversation),
+            ..Default::default()
+        };
+        assert_eq!(store.sessions(&carol).await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .session_by_key(SessionKind::Conversation, &conv.key)
+                .await
+                .unwrap()
+                .unwrap()
+                .id,
+            conv.id
+        );
+        assert_eq!(
+            store
+                .session_by_key(SessionKind::Chat, &conv.key)
+                .await
+                .unwrap(),
+            None
+        );
+        assert!(
+            store
+                .set_session_status(conv.id, SessionStatus::Deleted)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store.sessions(&carol).await.unwrap().is_empty(),
+            "deleted is not listed"
+        );
+        let deleted = SessionQuery {
+            status: Some(SessionStatus::Deleted),
+            ..carol
+        };
+        assert_eq!(store.sessions(&deleted).await.unwrap().len(), 1);
+        assert!(store.delete_session(s1.id).await.unwrap());
+        assert_eq!(
+            store.locrit_stats(bob.id).await.unwrap().messages,
+            0,
+            "a deleted session takes its messages"
+        );
+    }
+
+    pub async fn edit_and_delete_messages_within_their_locrit(store: Arc<dyn Store>) {
+        let (bob, pixie) = (locrit("Bob"), locrit("Pixie"));
+        store.insert_locrit(&bob).await.unwrap();
+        store.insert_locrit(&pixie).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "s")).await.unwrap();
+        let m = store
+            .append_message(session.id, &said(Role::User, "typo"))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.edit_message(pixie.id, m.id, "hijack").await.unwrap(),
+            None,
+            "scoped to its Locrit"
+        );
+        let edited = store
+            .edit_message(bob.id, m.id, "fixed")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(edited.content, "fixed");
+        assert!(edited.edited_at.is_some());
+        assert!(!store.delete_message(pixie.id, m.id).await.unwrap());
+        assert!(store.delete_message(bob.id, m.id).await.unwrap());
+        assert_eq!(store.message(bob.id, m.id).await.unwrap(), None);
+        assert_eq!(
+            store
+                .session(bob.id, "s")
+                .await
+                .unwrap()
+                .unwrap()
+                .message_count,
+            0
+        );
+        let next = store
+            .append_message(session.id, &said(Role::User, "after delete"))
+            .await
+            .unwrap();
+        assert_eq!(next.seq, 2, "sequence numbers are never reused");
+    }
+
+    pub async fn recent_messages_and_stats_span_sessions(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let s1 = store.create_session(&chat(bob.id, "s1")).await.unwrap();
+        let s2 = store
+            .create_session(&NewSession {
+                user_id: Some("dan".into()),
+                ..chat(bob.id, "s2")
+            })
+            .await
+            .unwrap();
+        store
+            .append_message(s1.id, &said(Role::User, "first"))
+            .await
+            .unwrap();
+        store
+            .append_message(
+                s2.id,
+                &NewMessage {
+                    user_id: Some("dan".into()),
+                    ..NewMessage::new(Role::User, "second")
+                },
+            )
+            .await
+            .unwrap();
+        let mut interrupted = said(Role::Assistant, "third, cut");
+        interrupted.status = MessageStatus::Interrupted;
+        interrupted.metadata = json!({"model": "llama3.2", "eval_count": 3});
+        let third = store.append_message(s1.id, &interrupted).await.unwrap();
+        assert_eq!(third.status, MessageStatus::Interrupted);
+        let recent = store.recent_messages(bob.id, 2).await.unwrap();
+        assert_eq!(
+            recent
+                .iter()
+                .map(|m| m.content.as_str())
+                .collect::<Vec<_>>(),
+            ["third, cut", "second"]
+        );
+        assert_eq!(recent[0].metadata["eval_count"], 3);
+        store
+            .mention_concept(bob.id, "Rust", "language", None)
+            .await
+            .unwrap();
+        let stats = store.locrit_stats(bob.id).await.unwrap();
+        assert_eq!(
+            (
+                stats.messages,
+                stats.sessions,
+                stats.users,
+                stats.concepts,
+                stats.memories
+            ),
+            (3, 2, 2, 1, 0)
+        );
+    }
+
+    pub async fn memories_and_concepts(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let source = Uuid::now_v7();
+        let first = store
+            .insert_memory(
+                bob.id,
+                &NewMemory {
+                    source_message_ids: vec![source],
+                    ..memory("likes tea")
+                },
+            )
+            .await
+            .unwrap();
+        let second = store
+            .insert_memory(bob.id, &memory("lives in Lyon"))
+            .await
+            .unwrap();
+        assert_eq!(first.source_message_ids, vec![source]);
+        assert_eq!(first.tags, vec!["fact".to_owned()]);
+        let listed = store.memories(bob.id).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|m| m.id).collect::<Vec<_>>(),
+            [second.id, first.id],
+            "newest first"
+        );
+        assert!(store.delete_memory(bob.id, first.id).await.unwrap());
+        assert!(!store.delete_memory(bob.id, first.id).await.unwrap());
+        store
+            .mention_concept(bob.id, "Lyon", "place", Some("a city"))
+            .await
+            .unwrap();
+        let again = store
+            .mention_concept(bob.id, "Lyon", "place", None)
+            .await
+            .unwrap();
+        assert_eq!(
+            (again.mentions, again.description.as_deref()),
+            (2, Some("a city"))
+        );
+        store
+            .mention_concept(bob.id, "tea", "thing", None)
+            .await
+            .unwrap();
+        let concepts = store.concepts(bob.id).await.unwrap();
+        assert_eq!(
+            concepts.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+            ["Lyon", "tea"],
+            "most mentioned first"
+        );
+    }
+
+    pub async fn settings_are_upserted(store: Arc<dyn Store>) {
+        assert_eq!(store.setting("config").await.unwrap(), None);
+        store
+            .put_setting("config", &json!({"ollama": {"base_url": "http://a"}}))
+            .await
+            .unwrap();
+        store
+            .put_setting("config", &json!({"ollama": {"base_url": "http://b"}}))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.setting("config").await.unwrap(),
+            Some(json!({"ollama": {"base_url": "http://b"}}))
+        );
+    }
+
+    fn memory(text: &str) -> NewMemory {
+        NewMemory {
+            content: text.into(),
+            importance: 0.7,
+            metadata: json!({"source": "test"}),
+            tags: vec!["fact".into()],
+            source_message_ids: vec![],
+        }
+    }
+}
+
+/// Data outlives the process: reopening the same database finds it all.
+async fn survives_reopen(db: &TestDatabase) {
+    let bob = locrit("Bob");
+    {
+        let store = open(db).await;
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "s")).await.unwrap();
+        store
+            .append_message(session.id, &said(Role::User, "still here?"))
+            .await
+            .unwrap();
+    }
+    let store = open(db).await;
+    let session = store.session(bob.id, "s").await.unwrap().unwrap();
+    let messages = store
+        .messages(
+            session.id,
+            MessagePage::Before {
+                before: None,
+                limit: 5,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(messages[0].content, "still here?");
+}
+
+macro_rules! conformance {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            use super::*;
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let db = TestDatabase::sqlite();
+                    cases::$case(open(&db).await).await;
+                }
+            )*
+            #[tokio::test]
+            async fn survives_reopen() {
+                super::survives_reopen(&TestDatabase::sqlite()).await;
+            }
+        }
+        mod postgres {
+            use super::*;
+            $(
+                #[tokio::test]
+                #[ignore = "PostgreSQL suite: set LOCRIT_TEST_POSTGRES_URL and run with --ignored"]
+                async fn $case() {
+                    let db = TestDatabase::postgres().await;
+                    cases::$case(open(&db).await).await;
+                }
+            )*
+            #[tokio::test]
+            #[ignore = "PostgreSQL suite: set LOCRIT_TEST_POSTGRES_URL and run with --ignored"]
+            async fn survives_reopen() {
+                super::survives_reopen(&TestDatabase::postgres().await).await;
+            }
+        }
+    };
+}
+
+conformance!(
+    locrits_round_trip_with_unicode_names,
+    names_are_unique_on_insert_and_rename,
+    concurrent_creates_of_one_name_let_exactly_one_win,
+    rename_keeps_sessions_and_messages,
+    delete_locrit_removes_everything_it_owns,
+    messages_append_in_order_and_page_both_ways,
+    concurrent_appends_to_one_session_never_share_a_seq,
+    appending_to_a_missing_session_fails,
+    session_keys_are_per_locrit,
+    sessions_list_filters_and_hides_deleted,
+    edit_and_delete_messages_within_their_locrit,
+    recent_messages_and_stats_span_sessions,
+    memories_and_concepts,
+    settings_are_upserted,
+);

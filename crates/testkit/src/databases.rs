@@ -1,0 +1,85 @@
+//! Databases for tests: a fresh SQLite file, or a fresh schema in the PostgreSQL server
+//! named by `LOCRIT_TEST_POSTGRES_URL`, dropped again when the test ends.
+
+use sqlx::Connection;
+use sqlx::postgres::PgConnection;
+
+/// The variable that names the PostgreSQL server of the PostgreSQL suite.
+pub const POSTGRES_URL_VAR: &str = "LOCRIT_TEST_POSTGRES_URL";
+
+/// A database that exists for one test.
+pub struct TestDatabase {
+    url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin_url: String, schema: String },
+}
+
+impl TestDatabase {
+    /// A new SQLite database in its own temporary folder.
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("create a temporary folder");
+        let url = format!("sqlite://{}", dir.path().join("locrit.db").display());
+        Self {
+            url,
+            cleanup: Cleanup::Sqlite(dir),
+        }
+    }
+
+    /// A new, empty schema in the test PostgreSQL server. Panics when
+    /// `LOCRIT_TEST_POSTGRES_URL` is not set: the PostgreSQL suite must not pass by
+    /// running nothing.
+    pub async fn postgres() -> Self {
+        let admin_url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
+            panic!("{POSTGRES_URL_VAR} must name a PostgreSQL server for this test (e.g. postgres://postgres@127.0.0.1:5432/test)")
+        });
+        let schema = format!("locrit_test_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        sqlx::raw_sql(&format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .await
+            .expect("create a test schema");
+        let separator = if admin_url.contains('?') { '&' } else { '?' };
+        // The application name tags this test's connections, so cleanup can end them.
+        let url = format!(
+            "{admin_url}{separator}application_name={schema}&options=-c%20search_path%3D{schema}"
+        );
+        Self {
+            url,
+            cleanup: Cleanup::Postgres { admin_url, schema },
+        }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Cleanup::Postgres { admin_url, schema } = &self.cleanup {
+            let (admin_url, schema) = (admin_url.clone(), schema.clone());
+            // Drop may run inside a runtime: use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime
+                    .block_on(async {
+                        let mut admin = PgConnection::connect(&admin_url).await?;
+                        sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
+                            .execute(&mut admin)
+                            .await?;
+                        Ok::<_, sqlx::Error>(())
+                    })
+                    .map_err(std::io::Error::other)
+            })
+            .join();
+        }
+    }
+}
