@@ -24,6 +24,10 @@ pub struct GlobalConfig {
     pub network: Value,
     pub memory: Value,
     pub ui: Value,
+    /// The original's `locrits.default_settings`: echoed to its clients, never applied
+    /// to existing Locrits.
+    #[serde(default)]
+    pub locrit_defaults: Value,
     /// Every other top-level section of an imported file.
     #[serde(flatten)]
     pub other: Map<String, Value>,
@@ -41,6 +45,11 @@ impl Default for GlobalConfig {
             network: json!({"api_server": {"host": "127.0.0.1", "port": 5000}}),
             memory: json!({}),
             ui: json!({"theme": "dark", "refresh_interval": 5}),
+            locrit_defaults: json!({
+                "open_to": {"humans": true, "locrits": true, "invitations": true, "internet": false, "platform": false},
+                "access_to": {"logs": true, "quick_memory": true, "full_memory": false, "llm_info": true},
+                "memory_service": "plaintext_file"
+            }),
             other: Map::new(),
         }
     }

@@ -70,7 +70,7 @@ impl Core {
             );
         };
         let locrits_section = sections.remove("locrits").unwrap_or(Value::Null);
-        let config_updated = self.import_global(sections).await?;
+        let config_updated = self.import_global(sections, locrits_section.get("default_settings")).await?;
 
         let instances = match locrits_section.get("instances") {
             Some(Value::Object(instances)) => instances.clone(),
@@ -143,7 +143,7 @@ impl Core {
     }
 
     /// Stores the sections other than `locrits`, replacing what an earlier import stored.
-    async fn import_global(&self, mut sections: Map<String, Value>) -> Result<bool> {
+    async fn import_global(&self, mut sections: Map<String, Value>, locrit_defaults: Option<&Value>) -> Result<bool> {
         let current = self.global_config().await?;
         let mut config = GlobalConfig {
             other: Map::new(),
@@ -172,6 +172,9 @@ impl Core {
             if let Some(section) = sections.remove(key) {
                 *slot = section;
             }
+        }
+        if let Some(defaults) = locrit_defaults {
+            config.locrit_defaults = defaults.clone();
         }
         config.other = sections;
         if config == current {

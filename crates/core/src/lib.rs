@@ -5,12 +5,13 @@ mod config;
 mod error;
 mod import;
 mod locrits;
+mod ollama;
 
 use std::sync::Arc;
 
 use locrit_store::Store;
 
-pub use config::{GlobalConfig, GlobalConfigChanges, OllamaSettings};
+pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};
 

@@ -1,0 +1,25 @@
+//! The clean API, version 2 (`/api/v2`; `/api/v1` is the original's inter-Locrit API).
+//! Resources are addressed by stable ids; errors are [`ApiError`](crate::ApiError)s;
+//! the OpenAPI document is served at `/api/v2/openapi.json`.
+
+mod locrits;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use locrit_core::Core;
+use utoipa::OpenApi;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Locrit API", description = "Manage and talk to Locrits: persistent AI personas with a memory."),
+    paths(locrits::list, locrits::create, locrits::show, locrits::update, locrits::delete),
+    components(schemas(crate::error::ErrorBody)),
+    tags((name = "locrits", description = "Locrit management"))
+)]
+pub struct ApiDoc;
+
+pub fn router() -> Router<Core> {
+    Router::new()
+        .route("/api/v2/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .merge(locrits::router())
+}

@@ -1,0 +1,120 @@
+//! The one error type of every HTTP surface, and the one mapping from core errors to
+//! statuses. Every error body has the same shape:
+//! `{"success": false, "error": "<message>", "code": "<machine code>", "field"?: "<path>"}`
+//! (the original's shapes A and B are subsets of it).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use locrit_core::Error;
+use locrit_llm::LlmError;
+use locrit_store::StoreError;
+use serde::Serialize;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    /// Always false.
+    success: bool,
+    /// What went wrong, for people.
+    error: String,
+    /// What went wrong, for programs.
+    code: &'static str,
+    /// The request field at fault, as a path (`open_to.humans`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), field: None }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn with_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    /// The same error in another surface's words; status and code stay.
+    pub fn with_message(mut self, message: impl Into<String>) -> Self {
+        self.message = message.into();
+        self
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+            Error::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
+            Error::Invalid(invalid) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", invalid.to_string())
+                    .with_field(invalid.field)
+            }
+            Error::Inactive => {
+                ApiError::new(StatusCode::BAD_REQUEST, "locrit_inactive", "the Locrit is inactive")
+            }
+            Error::Llm(llm) => llm.into(),
+            Error::Store(store) => store.into(),
+        }
+    }
+}
+
+impl From<LlmError> for ApiError {
+    fn from(error: LlmError) -> Self {
+        let (status, code) = match &error {
+            LlmError::Connect(_) => (StatusCode::SERVICE_UNAVAILABLE, "llm_unreachable"),
+            LlmError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "llm_timeout"),
+            LlmError::Status { .. } | LlmError::Protocol(_) => (StatusCode::BAD_GATEWAY, "llm_failed"),
+        };
+        ApiError::new(status, code, format!("the model server failed: {error}"))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(what) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists"))
+            }
+            StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
+            StoreError::Busy | StoreError::Unavailable(_) => {
+                tracing::warn!(%error, "store unavailable");
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", error.to_string())
+            }
+            StoreError::Corrupt(_) | StoreError::Database(_) => {
+                // Details stay in the log: they may name tables or data.
+                tracing::error!(%error, "store failure");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl ApiError {
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = ErrorBody { success: false, error: self.message, code: self.code, field: self.field };
+        (self.status, Json(body)).into_response()
+    }
+}

@@ -1,0 +1,15 @@
+//! Locrit's HTTP surfaces. Each is a thin adapter over [`locrit_core::Core`]:
+//! - [`api`]: the clean, versioned JSON API (`/api/v2`), described by OpenAPI;
+//! - [`compat`]: the original Locrit's routes, with its field names and messages.
+//!
+//! Errors of every surface go through [`error::ApiError`], the one place where a
+//! failure becomes a status and a JSON body.
+
+pub mod api;
+pub mod compat;
+mod error;
+mod extract;
+mod router;
+
+pub use error::ApiError;
+pub use router::{ServerConfig, router, serve};

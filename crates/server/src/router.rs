@@ -1,0 +1,83 @@
+//! The whole HTTP application: every surface, and the layers they share.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use locrit_core::Core;
+use tokio::net::TcpListener;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::trace::TraceLayer;
+
+use crate::{ApiError, api, compat};
+
+/// The origins of the original's web clients, always allowed.
+const DEFAULT_ORIGINS: [&str; 4] = [
+    "http://localhost:5173",
+    "http://localhost:5174",
+    "http://localhost:3000",
+    "http://localhost:3001",
+];
+
+/// HTTP settings of a server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+    /// Browser origins allowed besides the original's clients (CORS).
+    pub cors_origins: Vec<String>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self { body_limit: 1024 * 1024, cors_origins: Vec::new() }
+    }
+}
+
+/// Builds the application.
+pub fn router(core: Core, config: &ServerConfig) -> Router {
+    Router::new()
+        .merge(api::router())
+        .merge(compat::router())
+        .fallback(|| async { ApiError::not_found("Not found") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed")
+        })
+        .with_state(core)
+        .layer(DefaultBodyLimit::max(config.body_limit))
+        .layer(cors(&config.cors_origins))
+        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
+            // The panic itself is logged by the hook; the client gets the usual shape.
+            ApiError::internal().into_response()
+        }))
+        .layer(TraceLayer::new_for_http())
+}
+
+fn cors(extra_origins: &[String]) -> CorsLayer {
+    let origins: Vec<HeaderValue> = DEFAULT_ORIGINS
+        .iter()
+        .map(|o| o.to_string())
+        .chain(extra_origins.iter().cloned())
+        .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_credentials(true)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
+        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::HeaderName::from_static("last-event-id")])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Serves the application on `listener` until `shutdown` resolves, then lets
+/// requests in flight finish.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+}

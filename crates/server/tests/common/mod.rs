@@ -1,0 +1,126 @@
+//! A real Locrit server on a loopback port, over a fresh store, with a fake Ollama as
+//! its default model server; and a small JSON client for it.
+#![allow(dead_code)] // each test file uses its own part of this
+
+use locrit_core::{Core, GlobalConfigChanges};
+use locrit_server::{ServerConfig, router, serve};
+use locrit_store::StoreConfig;
+use locrit_testkit::{FakeOllama, TestDatabase};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub struct TestServer {
+    pub base: String,
+    pub http: reqwest::Client,
+    pub core: Core,
+    pub ollama: FakeOllama,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<std::io::Result<()>>>,
+    db: TestDatabase,
+}
+
+impl TestServer {
+    /// A server on a new SQLite database.
+    pub async fn start() -> Self {
+        Self::start_with(TestDatabase::sqlite(), ServerConfig::default()).await
+    }
+
+    pub async fn start_with(db: TestDatabase, config: ServerConfig) -> Self {
+        let ollama = FakeOllama::start().await;
+        let store = locrit_store::open(&StoreConfig { database_url: db.url().to_owned(), max_connections: 8 })
+            .await
+            .expect("open the store");
+        let core = Core::new(store);
+        core.save_global_config(GlobalConfigChanges { ollama_base_url: Some(ollama.url()), ..Default::default() })
+            .await
+            .expect("point the server at the fake Ollama");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let (stop, stopped) = oneshot::channel::<()>();
+        let app = router(core.clone(), &config);
+        let task = tokio::spawn(serve(listener, app, async move {
+            let _ = stopped.await;
+        }));
+        Self { base, http: reqwest::Client::new(), core, ollama, stop: Some(stop), task: Some(task), db }
+    }
+
+    /// Stops the server and starts a new one on the same database, as after a restart.
+    pub async fn restart(mut self) -> Self {
+        self.stop.take().map(|s| s.send(()));
+        if let Some(task) = self.task.take() {
+            task.await.expect("server task").expect("server stopped cleanly");
+        }
+        let db = std::mem::replace(&mut self.db, TestDatabase::sqlite());
+        Self::start_with(db, ServerConfig::default()).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        read(response).await
+    }
+
+    pub async fn get(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(body)).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(body)).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, None).await
+    }
+
+    /// Sends a raw body with the given content type.
+    pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .request(method, self.url(path))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("request sent");
+        read(response).await
+    }
+}
+
+/// Reads a response that must be JSON (an empty body reads as `null`).
+pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
+    let status = response.status();
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let bytes = response.bytes().await.expect("body read");
+    if bytes.is_empty() {
+        return (status, Value::Null);
+    }
+    assert!(content_type.starts_with("application/json"), "{status}: not JSON ({content_type}): {}", String::from_utf8_lossy(&bytes));
+    (status, serde_json::from_slice(&bytes).expect("valid JSON body"))
+}
+
+/// Percent-encodes one path segment (a Locrit name).
+pub fn segment(text: &str) -> String {
+    text.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
