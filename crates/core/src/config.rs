@@ -14,6 +14,9 @@ pub struct OllamaSettings {
     pub base_url: String,
     pub default_model: String,
     pub timeout: u64,
+    /// The rest of the original's `ollama` section (`host`, `port`), kept verbatim.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
 }
 
 /// The global configuration. Sections Locrit does not use are kept verbatim, so an
@@ -41,6 +44,7 @@ impl Default for GlobalConfig {
                 default_model: std::env::var("OLLAMA_DEFAULT_MODEL")
                     .unwrap_or_else(|_| "llama3.2".into()),
                 timeout: 30,
+                other: Map::new(),
             },
             network: json!({"api_server": {"host": "127.0.0.1", "port": 5000}}),
             memory: json!({}),

@@ -1,4 +1,4 @@
-use locrit_domain::ValidationError;
+use locrit_domain::{Denied, ValidationError};
 use locrit_llm::LlmError;
 use locrit_store::StoreError;
 use thiserror::Error;
@@ -21,9 +21,27 @@ pub enum Error {
     /// The Locrit exists but is switched off.
     #[error("the Locrit is inactive")]
     Inactive,
+    /// The caller may not talk to this Locrit (its `open_to` flags).
+    #[error("the Locrit is not open to this caller")]
+    Denied(Denied),
+    /// The Locrit has no model to answer with.
+    #[error("no model is configured for this Locrit")]
+    NoModel,
+    /// The Locrit has no Ollama server to call.
+    #[error("no Ollama server is configured for this Locrit")]
+    NoModelServer,
     /// The model server failed or could not be reached.
     #[error("the model server failed: {0}")]
     Llm(#[from] LlmError),
     #[error(transparent)]
     Store(#[from] StoreError),
+}
+
+impl From<Denied> for Error {
+    fn from(denied: Denied) -> Self {
+        match denied {
+            Denied::Inactive => Error::Inactive,
+            other => Error::Denied(other),
+        }
+    }
 }

@@ -70,7 +70,9 @@ impl Core {
             );
         };
         let locrits_section = sections.remove("locrits").unwrap_or(Value::Null);
-        let config_updated = self.import_global(sections, locrits_section.get("default_settings")).await?;
+        let config_updated = self
+            .import_global(sections, locrits_section.get("default_settings"))
+            .await?;
 
         let instances = match locrits_section.get("instances") {
             Some(Value::Object(instances)) => instances.clone(),
@@ -143,26 +145,32 @@ impl Core {
     }
 
     /// Stores the sections other than `locrits`, replacing what an earlier import stored.
-    async fn import_global(&self, mut sections: Map<String, Value>, locrit_defaults: Option<&Value>) -> Result<bool> {
+    async fn import_global(
+        &self,
+        mut sections: Map<String, Value>,
+        locrit_defaults: Option<&Value>,
+    ) -> Result<bool> {
         let current = self.global_config().await?;
         let mut config = GlobalConfig {
             other: Map::new(),
             ..current.clone()
         };
-        if let Some(Value::Object(ollama)) = sections.get("ollama") {
+        if let Some(Value::Object(mut ollama)) = sections.remove("ollama") {
             if let Some(url) = ollama
-                .get("base_url")
+                .remove("base_url")
+                .as_ref()
                 .and_then(Value::as_str)
                 .filter(|u| !u.is_empty())
             {
                 config.ollama.base_url = url.trim_end_matches('/').to_owned();
             }
-            if let Some(model) = ollama.get("default_model").and_then(Value::as_str) {
-                config.ollama.default_model = model.to_owned();
+            if let Some(Value::String(model)) = ollama.remove("default_model") {
+                config.ollama.default_model = model;
             }
-            if let Some(timeout) = ollama.get("timeout").and_then(Value::as_u64) {
+            if let Some(timeout) = ollama.remove("timeout").as_ref().and_then(Value::as_u64) {
                 config.ollama.timeout = timeout;
             }
+            config.ollama.other = ollama;
         }
         for (key, slot) in [
             ("network", &mut config.network),

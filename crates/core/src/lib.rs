@@ -1,11 +1,13 @@
 //! What Locrit does, whatever the transport. Every HTTP surface, the Socket.IO server and
 //! the CLI call these operations; none of them talks to the store on its own.
 
+pub mod chat;
 mod config;
 mod error;
 mod import;
 mod locrits;
 mod ollama;
+mod sessions;
 
 use std::sync::Arc;
 
@@ -14,16 +16,21 @@ use locrit_store::Store;
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};
+pub use sessions::NewSessionSpec;
 
 /// The running Locrit service: its store and what it needs to act on it.
 #[derive(Clone)]
 pub struct Core {
     store: Arc<dyn Store>,
+    chat: Arc<chat::ChatState>,
 }
 
 impl Core {
     pub fn new(store: Arc<dyn Store>) -> Self {
-        Self { store }
+        Self {
+            store,
+            chat: Arc::default(),
+        }
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -12,7 +12,11 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 impl Core {
     /// The models of the Ollama server at `url`, by name.
     pub async fn ollama_models(&self, url: &str) -> Result<Vec<ModelInfo>, LlmError> {
-        let timeouts = Timeouts { connect: PROBE_TIMEOUT, request: PROBE_TIMEOUT, ..Timeouts::default() };
+        let timeouts = Timeouts {
+            connect: PROBE_TIMEOUT,
+            request: PROBE_TIMEOUT,
+            ..Timeouts::default()
+        };
         let mut models = OllamaClient::new(url, timeouts).list_models().await?;
         models.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(models)

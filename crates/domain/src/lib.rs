@@ -7,6 +7,7 @@ mod error;
 mod ids;
 mod locrit;
 mod memory;
+mod policy;
 mod session;
 mod time;
 
@@ -17,6 +18,7 @@ pub use locrit::{
     validate_locrit_name,
 };
 pub use memory::{Concept, Memory, NewMemory};
+pub use policy::{Caller, Denied, may_chat};
 pub use session::{
     Message, MessageStatus, NewMessage, NewSession, Role, Session, SessionKind, SessionStatus,
 };

@@ -29,6 +29,7 @@ pub struct Session {
     pub id: Uuid,
     pub locrit_id: Uuid,
     /// The session id clients know: chosen by them, or a generated UUID.
+    #[serde(rename = "id")]
     pub key: String,
     pub kind: SessionKind,
     pub name: Option<String>,

@@ -1,7 +1,8 @@
 //! The one error type of every HTTP surface, and the one mapping from core errors to
 //! statuses. Every error body has the same shape:
 //! `{"success": false, "error": "<message>", "code": "<machine code>", "field"?: "<path>"}`
-//! (the original's shapes A and B are subsets of it).
+//! (the original's shapes A and B are subsets of it). A surface may add fields its
+//! contract lists (the original's Ollama helpers add `tested_url`, `models`…).
 
 use axum::Json;
 use axum::http::StatusCode;
@@ -10,6 +11,7 @@ use locrit_core::Error;
 use locrit_llm::LlmError;
 use locrit_store::StoreError;
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiError {
@@ -17,6 +19,8 @@ pub struct ApiError {
     pub code: &'static str,
     pub message: String,
     pub field: Option<String>,
+    /// Further fields of the body, after the four above (which they never replace).
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -34,7 +38,13 @@ pub struct ErrorBody {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+            extra: Map::new(),
+        }
     }
 
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -50,6 +60,12 @@ impl ApiError {
         self
     }
 
+    /// Adds a field to the body (ignored if it is one of the four standard ones).
+    pub fn with_extra(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
     /// The same error in another surface's words; status and code stay.
     pub fn with_message(mut self, message: impl Into<String>) -> Self {
         self.message = message.into();
@@ -62,13 +78,26 @@ impl From<Error> for ApiError {
         match error {
             Error::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             Error::Conflict(message) => ApiError::new(StatusCode::CONFLICT, "conflict", message),
-            Error::Invalid(invalid) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", invalid.to_string())
-                    .with_field(invalid.field)
+            Error::Invalid(invalid) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_field",
+                invalid.to_string(),
+            )
+            .with_field(invalid.field),
+            Error::Inactive => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "locrit_inactive",
+                "the Locrit is inactive",
+            ),
+            Error::Denied(_) => {
+                ApiError::new(StatusCode::FORBIDDEN, "forbidden", error.to_string())
             }
-            Error::Inactive => {
-                ApiError::new(StatusCode::BAD_REQUEST, "locrit_inactive", "the Locrit is inactive")
-            }
+            Error::NoModel => ApiError::new(StatusCode::BAD_REQUEST, "no_model", error.to_string()),
+            Error::NoModelServer => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no_model_server",
+                error.to_string(),
+            ),
             Error::Llm(llm) => llm.into(),
             Error::Store(store) => store.into(),
         }
@@ -80,7 +109,9 @@ impl From<LlmError> for ApiError {
         let (status, code) = match &error {
             LlmError::Connect(_) => (StatusCode::SERVICE_UNAVAILABLE, "llm_unreachable"),
             LlmError::Timeout(_) => (StatusCode::GATEWAY_TIMEOUT, "llm_timeout"),
-            LlmError::Status { .. } | LlmError::Protocol(_) => (StatusCode::BAD_GATEWAY, "llm_failed"),
+            LlmError::Status { .. } | LlmError::Protocol(_) => {
+                (StatusCode::BAD_GATEWAY, "llm_failed")
+            }
         };
         ApiError::new(status, code, format!("the model server failed: {error}"))
     }
@@ -89,13 +120,19 @@ impl From<LlmError> for ApiError {
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
-            StoreError::Conflict(what) => {
-                ApiError::new(StatusCode::CONFLICT, "conflict", format!("{what} already exists"))
-            }
+            StoreError::Conflict(what) => ApiError::new(
+                StatusCode::CONFLICT,
+                "conflict",
+                format!("{what} already exists"),
+            ),
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StoreError::Busy | StoreError::Unavailable(_) => {
                 tracing::warn!(%error, "store unavailable");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "store_unavailable", error.to_string())
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "store_unavailable",
+                    error.to_string(),
+                )
             }
             StoreError::Corrupt(_) | StoreError::Database(_) => {
                 // Details stay in the log: they may name tables or data.
@@ -108,13 +145,32 @@ impl From<StoreError> for ApiError {
 
 impl ApiError {
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "internal error",
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = ErrorBody { success: false, error: self.message, code: self.code, field: self.field };
-        (self.status, Json(body)).into_response()
+        let body = ErrorBody {
+            success: false,
+            error: self.message,
+            code: self.code,
+            field: self.field,
+        };
+        if self.extra.is_empty() {
+            return (self.status, Json(body)).into_response();
+        }
+        let mut fields = match serde_json::to_value(body) {
+            Ok(Value::Object(fields)) => fields,
+            _ => unreachable!("an error body serialises to an object"),
+        };
+        for (key, value) in self.extra {
+            fields.entry(key).or_insert(value);
+        }
+        (self.status, Json(Value::Object(fields))).into_response()
     }
 }

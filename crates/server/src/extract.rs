@@ -32,32 +32,39 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
 /// Reads the whole body within the configured limit.
 pub async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
-    Bytes::from_request(request, state).await.map_err(|rejection| {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", "the body is too large")
-        } else {
-            ApiError::bad_request(format!("the body could not be read: {rejection}"))
-        }
-    })
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the body is too large",
+                )
+            } else {
+                ApiError::bad_request(format!("the body could not be read: {rejection}"))
+            }
+        })
 }
 
 /// Parses JSON, telling a syntax error (400) from a shape error (422, with the field).
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
-        let field = error.path().to_string();
-        let inner = error.into_inner();
-        if inner.is_data() {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", format!("{field}: {inner}"))
-                .with_field(field)
-        } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("invalid JSON: {inner}"))
-        }
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("invalid JSON: {e}"),
+        )
     })?;
-    deserializer
-        .end()
-        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid_json", format!("invalid JSON: {e}")))?;
-    Ok(value)
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let field = error.path().to_string();
+        ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+            format!("{field}: {}", error.inner()),
+        )
+        .with_field(field)
+    })
 }
 
 pub fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
@@ -66,7 +73,8 @@ pub fn is_json(content_type: Option<&header::HeaderValue>) -> bool {
         .and_then(|v| v.split(';').next())
         .is_some_and(|mime| {
             let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
 }
 

@@ -34,7 +34,10 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     fn default() -> Self {
-        Self { body_limit: 1024 * 1024, cors_origins: Vec::new() }
+        Self {
+            body_limit: 1024 * 1024,
+            cors_origins: Vec::new(),
+        }
     }
 }
 
@@ -45,15 +48,21 @@ pub fn router(core: Core, config: &ServerConfig) -> Router {
         .merge(compat::router())
         .fallback(|| async { ApiError::not_found("Not found") })
         .method_not_allowed_fallback(|| async {
-            ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "Method not allowed")
+            ApiError::new(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                "Method not allowed",
+            )
         })
         .with_state(core)
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(cors(&config.cors_origins))
-        .layer(CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| -> Response {
-            // The panic itself is logged by the hook; the client gets the usual shape.
-            ApiError::internal().into_response()
-        }))
+        .layer(CatchPanicLayer::custom(
+            |_panic: Box<dyn std::any::Any + Send>| -> Response {
+                // The panic itself is logged by the hook; the client gets the usual shape.
+                ApiError::internal().into_response()
+            },
+        ))
         .layer(TraceLayer::new_for_http())
 }
 
@@ -67,8 +76,19 @@ fn cors(extra_origins: &[String]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::list(origins))
         .allow_credentials(true)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS])
-        .allow_headers([header::CONTENT_TYPE, header::AUTHORIZATION, header::HeaderName::from_static("last-event-id")])
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+            Method::OPTIONS,
+        ])
+        .allow_headers([
+            header::CONTENT_TYPE,
+            header::AUTHORIZATION,
+            header::HeaderName::from_static("last-event-id"),
+        ])
         .max_age(Duration::from_secs(600))
 }
 
@@ -79,5 +99,7 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -87,7 +87,18 @@ pub trait Store: Send + Sync + 'static {
     // Messages.
     /// Appends a message at the end of its session, atomically taking the next sequence
     /// number. The message is committed when this returns.
-    async fn append_message(&self, session_id: Uuid, message: &NewMessage) -> Result<Message>;
+    async fn append_message(&self, session_id: Uuid, message: &NewMessage) -> Result<Message> {
+        let mut appended = self
+            .append_messages(session_id, std::slice::from_ref(message))
+            .await?;
+        Ok(appended.remove(0))
+    }
+    /// Appends several messages in order, in one transaction: all are stored, or none.
+    async fn append_messages(
+        &self,
+        session_id: Uuid,
+        messages: &[NewMessage],
+    ) -> Result<Vec<Message>>;
     async fn messages(&self, session_id: Uuid, page: MessagePage) -> Result<Vec<Message>>;
     async fn message(&self, locrit_id: Uuid, id: Uuid) -> Result<Option<Message>>;
     /// Replaces a message's content and sets `edited_at`.

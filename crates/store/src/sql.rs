@@ -207,54 +207,60 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
-            async fn append_message(&self, session_id: Uuid, message: &NewMessage) -> Result<Message> {
+            async fn append_messages(&self, session_id: Uuid, messages: &[NewMessage]) -> Result<Vec<Message>> {
                 let created_at = now();
+                let count = messages.len() as i64;
                 let mut tx = self.pool.begin().await?;
                 // Writing first takes the session's lock at once, so concurrent appends queue
                 // here instead of failing a read-to-write upgrade.
                 let session: Option<(i64, String, Uuid)> = sqlx::query_as(
-                    "UPDATE sessions SET last_seq = last_seq + 1, message_count = message_count + 1, \
+                    "UPDATE sessions SET last_seq = last_seq + $3, message_count = message_count + $3, \
                      updated_at = $2 WHERE id = $1 RETURNING last_seq, key, locrit_id",
                 )
                 .bind(session_id)
                 .bind(created_at)
+                .bind(count)
                 .fetch_optional(&mut *tx)
                 .await?;
-                let Some((seq, key, locrit_id)) = session else {
+                let Some((last_seq, key, locrit_id)) = session else {
                     tx.rollback().await?;
                     return Err(StoreError::NotFound("session"));
                 };
-                let id = Uuid::now_v7();
-                sqlx::query(
-                    "INSERT INTO messages (id, session_id, locrit_id, seq, role, content, user_id, \
-                     status, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                )
-                .bind(id)
-                .bind(session_id)
-                .bind(locrit_id)
-                .bind(seq)
-                .bind(message.role.as_str())
-                .bind(&message.content)
-                .bind(&message.user_id)
-                .bind(message.status.as_str())
-                .bind(Json(&message.metadata))
-                .bind(created_at)
-                .execute(&mut *tx)
-                .await?;
+                let mut appended = Vec::with_capacity(messages.len());
+                for (seq, message) in (last_seq - count + 1..).zip(messages) {
+                    let id = Uuid::now_v7();
+                    sqlx::query(
+                        "INSERT INTO messages (id, session_id, locrit_id, seq, role, content, user_id, \
+                         status, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    )
+                    .bind(id)
+                    .bind(session_id)
+                    .bind(locrit_id)
+                    .bind(seq)
+                    .bind(message.role.as_str())
+                    .bind(&message.content)
+                    .bind(&message.user_id)
+                    .bind(message.status.as_str())
+                    .bind(Json(&message.metadata))
+                    .bind(created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    appended.push(Message {
+                        id,
+                        locrit_id,
+                        session_id: key.clone(),
+                        seq,
+                        role: message.role,
+                        content: message.content.clone(),
+                        user_id: message.user_id.clone(),
+                        status: message.status,
+                        metadata: message.metadata.clone(),
+                        timestamp: created_at,
+                        edited_at: None,
+                    });
+                }
                 tx.commit().await?;
-                Ok(Message {
-                    id,
-                    locrit_id,
-                    session_id: key,
-                    seq,
-                    role: message.role,
-                    content: message.content.clone(),
-                    user_id: message.user_id.clone(),
-                    status: message.status,
-                    metadata: message.metadata.clone(),
-                    timestamp: created_at,
-                    edited_at: None,
-                })
+                Ok(appended)
             }
 
             async fn messages(&self, session_id: Uuid, page: MessagePage) -> Result<Vec<Message>> {

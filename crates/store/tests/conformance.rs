@@ -257,6 +257,49 @@ mod cases {
         assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
     }
 
+    pub async fn batch_appends_are_all_or_nothing(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "import")).await.unwrap();
+        store
+            .append_message(session.id, &said(Role::User, "first"))
+            .await
+            .unwrap();
+        let batch: Vec<NewMessage> = (0..5)
+            .map(|i| said(Role::Assistant, &format!("b{i}")))
+            .collect();
+        let appended = store.append_messages(session.id, &batch).await.unwrap();
+        assert_eq!(
+            appended.iter().map(|m| m.seq).collect::<Vec<_>>(),
+            [2, 3, 4, 5, 6]
+        );
+        let stored = store
+            .messages(
+                session.id,
+                MessagePage::After {
+                    after: 1,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(stored, appended, "read back exactly as reported");
+        let err = store
+            .append_messages(Uuid::now_v7(), &batch)
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+        assert_eq!(
+            store
+                .session(bob.id, "import")
+                .await
+                .unwrap()
+                .unwrap()
+                .message_count,
+            6
+        );
+    }
+
     pub async fn appending_to_a_missing_session_fails(store: Arc<dyn Store>) {
         let err = store
             .append_message(Uuid::now_v7(), &said(Role::User, "lost?"))
@@ -629,6 +672,7 @@ conformance!(
     messages_append_in_order_and_page_both_ways,
     concurrent_appends_to_one_session_never_share_a_seq,
     appending_to_a_missing_session_fails,
+    batch_appends_are_all_or_nothing,
     session_keys_are_per_locrit,
     sessions_list_filters_and_hides_deleted,
     edit_and_delete_messages_within_their_locrit,

@@ -36,6 +36,12 @@ impl TestDatabase {
         let admin_url = std::env::var(POSTGRES_URL_VAR).unwrap_or_else(|_| {
             panic!("{POSTGRES_URL_VAR} must name a PostgreSQL server for this test (e.g. postgres://postgres@127.0.0.1:5432/test)")
         });
+        Self::postgres_at(&admin_url).await
+    }
+
+    /// A new, empty schema in the PostgreSQL server at `admin_url`.
+    pub async fn postgres_at(admin_url: &str) -> Self {
+        let admin_url = admin_url.to_owned();
         let schema = format!("locrit_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&admin_url)
             .await

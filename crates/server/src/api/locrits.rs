@@ -15,7 +15,10 @@ use crate::extract::{JsonBody, Path, Query};
 pub fn router() -> Router<Core> {
     Router::new()
         .route("/api/v2/locrits", get(list).post(create))
-        .route("/api/v2/locrits/{id}", get(show).patch(update).delete(delete))
+        .route(
+            "/api/v2/locrits/{id}",
+            get(show).patch(update).delete(delete),
+        )
 }
 
 #[derive(Serialize, ToSchema)]
@@ -32,7 +35,10 @@ pub struct ListFilter {
 /// Every Locrit, by name.
 #[utoipa::path(get, path = "/api/v2/locrits", tag = "locrits", params(ListFilter),
     responses((status = 200, body = LocritList)))]
-pub async fn list(State(core): State<Core>, Query(filter): Query<ListFilter>) -> Result<Json<LocritList>, ApiError> {
+pub async fn list(
+    State(core): State<Core>,
+    Query(filter): Query<ListFilter>,
+) -> Result<Json<LocritList>, ApiError> {
     let locrits = match filter.name {
         Some(name) => match core.locrit_named(&name).await {
             Ok(locrit) => vec![locrit],
@@ -48,14 +54,20 @@ pub async fn list(State(core): State<Core>, Query(filter): Query<ListFilter>) ->
 #[utoipa::path(post, path = "/api/v2/locrits", tag = "locrits", request_body = NewLocrit,
     responses((status = 201, body = Locrit), (status = 409, description = "Name taken", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody)))]
-pub async fn create(State(core): State<Core>, JsonBody(new): JsonBody<NewLocrit>) -> Result<(StatusCode, Json<Locrit>), ApiError> {
+pub async fn create(
+    State(core): State<Core>,
+    JsonBody(new): JsonBody<NewLocrit>,
+) -> Result<(StatusCode, Json<Locrit>), ApiError> {
     Ok((StatusCode::CREATED, Json(core.create_locrit(new).await?)))
 }
 
 /// One Locrit.
 #[utoipa::path(get, path = "/api/v2/locrits/{id}", tag = "locrits", params(("id" = Uuid, Path)),
     responses((status = 200, body = Locrit), (status = 404, body = ErrorBody)))]
-pub async fn show(State(core): State<Core>, Path(id): Path<Uuid>) -> Result<Json<Locrit>, ApiError> {
+pub async fn show(
+    State(core): State<Core>,
+    Path(id): Path<Uuid>,
+) -> Result<Json<Locrit>, ApiError> {
     Ok(Json(core.locrit(id).await?))
 }
 
@@ -77,7 +89,10 @@ pub async fn update(
 /// Deletes a Locrit with everything it remembers.
 #[utoipa::path(delete, path = "/api/v2/locrits/{id}", tag = "locrits", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
-pub async fn delete(State(core): State<Core>, Path(id): Path<Uuid>) -> Result<StatusCode, ApiError> {
+pub async fn delete(
+    State(core): State<Core>,
+    Path(id): Path<Uuid>,
+) -> Result<StatusCode, ApiError> {
     let locrit = core.locrit(id).await?;
     core.delete_locrit(&locrit).await?;
     Ok(StatusCode::NO_CONTENT)

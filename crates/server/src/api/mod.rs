@@ -3,6 +3,7 @@
 //! the OpenAPI document is served at `/api/v2/openapi.json`.
 
 mod locrits;
+mod sessions;
 
 use axum::routing::get;
 use axum::{Json, Router};
@@ -12,14 +13,25 @@ use utoipa::OpenApi;
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Locrit API", description = "Manage and talk to Locrits: persistent AI personas with a memory."),
-    paths(locrits::list, locrits::create, locrits::show, locrits::update, locrits::delete),
+    paths(
+        locrits::list, locrits::create, locrits::show, locrits::update, locrits::delete,
+        sessions::create, sessions::list, sessions::show, sessions::messages, sessions::send,
+        sessions::events, sessions::cancel,
+    ),
     components(schemas(crate::error::ErrorBody)),
-    tags((name = "locrits", description = "Locrit management"))
+    tags(
+        (name = "locrits", description = "Locrit management"),
+        (name = "chat", description = "Sessions, messages and chat turns")
+    )
 )]
 pub struct ApiDoc;
 
 pub fn router() -> Router<Core> {
     Router::new()
-        .route("/api/v2/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route(
+            "/api/v2/openapi.json",
+            get(|| async { Json(ApiDoc::openapi()) }),
+        )
         .merge(locrits::router())
+        .merge(sessions::router())
 }

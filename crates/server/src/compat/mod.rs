@@ -1,9 +1,81 @@
 //! The original Locrit's HTTP contract (`../shared/reference/locrit-wire-contract.md`),
 //! with its field names and messages, and its defects fixed.
+//!
+//! Handlers are thin: they check what the contract checks, in its order, call
+//! [`Core`], and word the answer. Errors are [`ApiError`]s with the original's French
+//! messages; statuses come from the shared mapping, except where the contract wants
+//! another (400 for a validation failure, which the clean API answers with 422).
+
+mod config;
+mod health;
+mod json;
+mod locrits;
+mod ollama;
+mod settings;
 
 use axum::Router;
-use locrit_core::Core;
+use axum::http::StatusCode;
+use locrit_core::{Core, DEFAULT_OLLAMA_URL, Error, GlobalConfig};
+use locrit_domain::Locrit;
+
+use crate::ApiError;
 
 pub fn router() -> Router<Core> {
     Router::new()
+        .merge(health::routes())
+        .merge(locrits::routes())
+        .merge(config::routes())
+        .merge(ollama::routes())
+}
+
+/// Turns a core error into this surface's error. `failed` is the route's message for
+/// an internal failure (the original's 500 text); other errors keep their message.
+fn failure(failed: &'static str) -> impl Fn(Error) -> ApiError {
+    move |error| {
+        let mut api = ApiError::from(error);
+        if api.status == StatusCode::UNPROCESSABLE_ENTITY {
+            api.status = StatusCode::BAD_REQUEST;
+        }
+        if api.status == StatusCode::INTERNAL_SERVER_ERROR {
+            api = api.with_message(failed);
+        }
+        api
+    }
+}
+
+/// The Locrit with exactly this name; a 404 with `not_found` when there is none.
+async fn find_locrit(
+    core: &Core,
+    name: &str,
+    not_found: String,
+    failed: &'static str,
+) -> Result<Locrit, ApiError> {
+    core.locrit_named(name).await.map_err(|error| match error {
+        Error::NotFound(_) => ApiError::not_found(not_found),
+        other => failure(failed)(other),
+    })
+}
+
+/// The 404 message of most Locrit routes (delete adds a period).
+fn not_found(name: &str) -> String {
+    format!("Locrit \"{name}\" non trouvé")
+}
+
+/// A 409 for a name already taken, as create and rename answer it.
+fn name_taken(name: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        format!("Un Locrit avec le nom \"{name}\" existe déjà"),
+    )
+}
+
+/// The global Ollama server: the stored URL, never empty.
+fn global_ollama_url(config: &GlobalConfig) -> String {
+    let url = config.ollama.base_url.trim().trim_end_matches('/');
+    if url.is_empty() {
+        DEFAULT_OLLAMA_URL.to_owned()
+    } else {
+        url.to_owned()
+    }
 }

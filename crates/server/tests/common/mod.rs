@@ -28,39 +28,66 @@ impl TestServer {
     }
 
     pub async fn start_with(db: TestDatabase, config: ServerConfig) -> Self {
-        let ollama = FakeOllama::start().await;
-        let store = locrit_store::open(&StoreConfig { database_url: db.url().to_owned(), max_connections: 8 })
-            .await
-            .expect("open the store");
+        Self::launch(db, config, FakeOllama::start().await).await
+    }
+
+    async fn launch(db: TestDatabase, config: ServerConfig, ollama: FakeOllama) -> Self {
+        let store = locrit_store::open(&StoreConfig {
+            database_url: db.url().to_owned(),
+            max_connections: 8,
+        })
+        .await
+        .expect("open the store");
         let core = Core::new(store);
-        core.save_global_config(GlobalConfigChanges { ollama_base_url: Some(ollama.url()), ..Default::default() })
+        core.save_global_config(GlobalConfigChanges {
+            ollama_base_url: Some(ollama.url()),
+            ..Default::default()
+        })
+        .await
+        .expect("point the server at the fake Ollama");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
-            .expect("point the server at the fake Ollama");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+            .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
         let app = router(core.clone(), &config);
         let task = tokio::spawn(serve(listener, app, async move {
             let _ = stopped.await;
         }));
-        Self { base, http: reqwest::Client::new(), core, ollama, stop: Some(stop), task: Some(task), db }
+        Self {
+            base,
+            http: reqwest::Client::new(),
+            core,
+            ollama,
+            stop: Some(stop),
+            task: Some(task),
+            db,
+        }
     }
 
-    /// Stops the server and starts a new one on the same database, as after a restart.
+    /// Stops the server and starts a new one on the same database and model server, as
+    /// after a restart.
     pub async fn restart(mut self) -> Self {
         self.stop.take().map(|s| s.send(()));
         if let Some(task) = self.task.take() {
-            task.await.expect("server task").expect("server stopped cleanly");
+            task.await
+                .expect("server task")
+                .expect("server stopped cleanly");
         }
-        let db = std::mem::replace(&mut self.db, TestDatabase::sqlite());
-        Self::start_with(db, ServerConfig::default()).await
+        let Self { db, ollama, .. } = self;
+        Self::launch(db, ServerConfig::default(), ollama).await
     }
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
-    pub async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut request = self.http.request(method, self.url(path));
         if let Some(body) = body {
             request = request.json(&body);
@@ -90,7 +117,13 @@ impl TestServer {
     }
 
     /// Sends a raw body with the given content type.
-    pub async fn send_raw(&self, method: Method, path: &str, content_type: &str, body: impl Into<reqwest::Body>) -> (StatusCode, Value) {
+    pub async fn send_raw(
+        &self,
+        method: Method,
+        path: &str,
+        content_type: &str,
+        body: impl Into<reqwest::Body>,
+    ) -> (StatusCode, Value) {
         let response = self
             .http
             .request(method, self.url(path))
@@ -106,21 +139,64 @@ impl TestServer {
 /// Reads a response that must be JSON (an empty body reads as `null`).
 pub async fn read(response: reqwest::Response) -> (StatusCode, Value) {
     let status = response.status();
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
     let bytes = response.bytes().await.expect("body read");
     if bytes.is_empty() {
         return (status, Value::Null);
     }
-    assert!(content_type.starts_with("application/json"), "{status}: not JSON ({content_type}): {}", String::from_utf8_lossy(&bytes));
-    (status, serde_json::from_slice(&bytes).expect("valid JSON body"))
+    assert!(
+        content_type.starts_with("application/json"),
+        "{status}: not JSON ({content_type}): {}",
+        String::from_utf8_lossy(&bytes)
+    );
+    (
+        status,
+        serde_json::from_slice(&bytes).expect("valid JSON body"),
+    )
 }
 
 /// Percent-encodes one path segment (a Locrit name).
 pub fn segment(text: &str) -> String {
     text.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
+}
+
+/// One Server-Sent Event, as a standard SSE client parses it.
+#[derive(Debug, Clone)]
+pub struct SseEvent {
+    pub event: String,
+    pub id: String,
+    pub data: Value,
+}
+
+/// The SSE events of a response, as they arrive.
+pub fn sse_events(response: reqwest::Response) -> impl futures::Stream<Item = SseEvent> {
+    use eventsource_stream::Eventsource;
+    use futures::StreamExt;
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"),
+        "an event stream"
+    );
+    response.bytes_stream().eventsource().map(|event| {
+        let event = event.expect("a well-formed SSE event");
+        SseEvent {
+            event: event.event,
+            id: event.id,
+            data: serde_json::from_str(&event.data).expect("JSON data"),
+        }
+    })
 }

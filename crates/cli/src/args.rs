@@ -1,0 +1,92 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use locrit_store::StoreConfig;
+
+/// Locrit: a self-hosted server of persistent AI personas.
+#[derive(Debug, Parser)]
+#[command(
+    name = "locrit",
+    version,
+    about = "Locrit: a self-hosted server of persistent AI personas."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+    /// Log filter: error, warn, info, debug, trace, or per module (`locrit=debug`).
+    /// RUST_LOG, when set, wins.
+    #[arg(long, global = true, env = "LOCRIT_LOG_LEVEL", default_value = "info")]
+    pub log_level: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the Locrit server (HTTP API, original Locrit contract).
+    Serve(ServeArgs),
+    /// Import every Locrit of an original Locrit `config.yaml`; safe to run again.
+    ImportConfig(ImportArgs),
+    /// Print the OpenAPI document of the clean API (/api/v2).
+    Openapi,
+}
+
+/// Where Locrit keeps its data.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// Folder for Locrit's files; the embedded SQLite database lives here.
+    #[arg(long, env = "LOCRIT_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://PATH` or `postgres://USER@HOST:PORT/DB`.
+    /// Default: the SQLite file `locrit.db` in the data folder.
+    #[arg(long, env = "LOCRIT_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Largest number of database connections.
+    #[arg(long, env = "LOCRIT_DB_CONNECTIONS", default_value_t = 8)]
+    pub db_connections: u32,
+}
+
+impl StoreArgs {
+    pub fn config(&self) -> StoreConfig {
+        let database_url = self
+            .database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("locrit.db").display()));
+        StoreConfig {
+            database_url,
+            max_connections: self.db_connections,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address to listen on. Anything but loopback exposes Locrit to the network.
+    #[arg(long, env = "LOCRIT_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (the original's clients expect 5000).
+    #[arg(long, short, env = "LOCRIT_PORT", default_value_t = 5000)]
+    pub port: u16,
+    /// Default Ollama server for new Locrits and model lists; saved as the server's
+    /// setting. Each Locrit may name its own.
+    #[arg(long, env = "LOCRIT_OLLAMA_URL")]
+    pub ollama_url: Option<String>,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "LOCRIT_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    /// Extra browser origins allowed to call the API (CORS), comma-separated.
+    #[arg(
+        long = "cors-origin",
+        env = "LOCRIT_CORS_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The original Locrit's config.yaml.
+    pub path: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}

@@ -1,0 +1,31 @@
+//! `locrit`: run the server, import an original Locrit's `config.yaml`, print the API
+//! description.
+
+mod args;
+mod import;
+mod serve;
+
+use clap::Parser;
+
+use args::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&cli.log_level)),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => serve::run(args).await,
+        Command::ImportConfig(args) => import::run(args).await,
+        Command::Openapi => {
+            let document = <locrit_server::api::ApiDoc as utoipa::OpenApi>::openapi();
+            println!("{}", serde_json::to_string_pretty(&document)?);
+            Ok(())
+        }
+    }
+}

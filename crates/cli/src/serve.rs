@@ -1,0 +1,80 @@
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+use locrit_core::{Core, GlobalConfigChanges};
+use locrit_server::{ServerConfig, router, serve};
+use tokio::net::TcpListener;
+
+use crate::args::ServeArgs;
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
+    let store_config = args.store.config();
+    let store = locrit_store::open(&store_config)
+        .await
+        .with_context(|| format!("cannot open the store {}", store_config.database_url))?;
+    tracing::info!(store = %store.describe(), "store ready, migrations applied");
+    let core = Core::new(store);
+    if let Some(url) = args.ollama_url {
+        core.save_global_config(GlobalConfigChanges {
+            ollama_base_url: Some(url),
+            ..Default::default()
+        })
+        .await?;
+    }
+    log_ollama_servers(&core).await?;
+
+    let address = format!("{}:{}", args.host, args.port);
+    let listener = TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let local = listener.local_addr()?;
+    let config = ServerConfig {
+        body_limit: args.body_limit,
+        cors_origins: args.cors_origins,
+    };
+    tracing::info!(
+        "Locrit listening on http://{local} (web API /api/v2, OpenAPI /api/v2/openapi.json)"
+    );
+    if !local.ip().is_loopback() {
+        tracing::warn!(
+            "listening beyond this machine: anyone who can reach {local} can use this server"
+        );
+    }
+    serve(listener, router(core, &config), shutdown_signal()).await?;
+    tracing::info!("Locrit stopped");
+    Ok(())
+}
+
+/// Says which Ollama servers this server will call: the default, and each Locrit's own.
+async fn log_ollama_servers(core: &Core) -> anyhow::Result<()> {
+    let default = core.global_config().await?.ollama.base_url;
+    let own: BTreeSet<String> = core
+        .locrits()
+        .await?
+        .into_iter()
+        .filter_map(|l| l.ollama_url)
+        .filter(|url| *url != default)
+        .collect();
+    tracing::info!(default = %default, others = ?own, "Ollama servers");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

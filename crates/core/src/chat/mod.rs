@@ -1,0 +1,306 @@
+//! The chat engine: the one code path of a turn, whatever the transport.
+//!
+//! 1. Load the Locrit and check that this caller may talk to it.
+//! 2. Store the user's message (committed) before the model is called.
+//! 3. Build the prompt once (persona, recalled knowledge, history, the new message).
+//! 4. Call the model on the Locrit's own Ollama server, streaming.
+//! 5. Store the reply with its metadata, or what arrived of it, marked.
+//! 6. Publish every delta and the end on the turn's [`TurnLog`].
+//!
+//! Steps 1–4 happen before [`Core::start_turn`] returns, so a caller learns at once,
+//! with a proper error, when the model cannot be reached. Steps 5–6 run in their own
+//! task: a caller that goes away does not stop the reply from being stored.
+
+mod log;
+mod prompt;
+mod runner;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use locrit_domain::{
+    Caller, Locrit, Message, NewMessage, Role, Session, SessionKind, SessionStatus, may_chat,
+};
+use locrit_llm::{ChatOptions, ChatRequest, LlmBackend, OllamaClient, Timeouts};
+use locrit_store::MessagePage;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+pub use log::{TurnEnd, TurnError, TurnEvent, TurnLog};
+pub use prompt::{DEFAULT_CONTEXT, MAX_CONTEXT, estimate_tokens};
+
+use crate::{Core, Error, NewSessionSpec, Result};
+
+/// How many earlier messages are read to fill the context window.
+const HISTORY_LIMIT: u32 = 200;
+/// How long a model's context length is trusted before asking again.
+const CONTEXT_CACHE_TTL: Duration = Duration::from_secs(300);
+/// How long a finished turn's log stays available to late readers (SSE resumption).
+const FINISHED_TURN_RETENTION: Duration = Duration::from_secs(300);
+
+/// Which session a turn goes to.
+#[derive(Debug, Clone)]
+pub enum SessionTarget {
+    /// A chat session with this key, created on first use (the original's session mode).
+    Open(NewSessionSpec),
+    /// An existing session (of this kind, if given); unknown or deleted is `NotFound`.
+    Existing {
+        kind: Option<SessionKind>,
+        key: String,
+    },
+}
+
+/// One message to a Locrit.
+#[derive(Debug, Clone)]
+pub struct TurnRequest {
+    pub locrit: Locrit,
+    pub session: SessionTarget,
+    pub caller: Caller,
+    pub text: String,
+    pub user_id: Option<String>,
+    /// Lines added to the system prompt for this turn (who is speaking, context).
+    pub system_additions: Vec<String>,
+}
+
+/// A turn under way: its user message is stored, the model has started answering.
+pub struct Turn {
+    pub id: Uuid,
+    pub locrit: Locrit,
+    pub session: Session,
+    pub user_message: Message,
+    pub log: Arc<TurnLog>,
+}
+
+impl Turn {
+    /// Waits for the end of the turn.
+    pub async fn finished(&self) -> TurnEnd {
+        self.log.finished().await
+    }
+}
+
+struct ActiveTurn {
+    log: Arc<TurnLog>,
+    cancel: CancellationToken,
+    session_id: Uuid,
+}
+
+/// A model on a server: (server URL, model name).
+type ModelKey = (String, String);
+/// A model's context length, and when it was learned.
+type CachedContext = (Option<u32>, Instant);
+
+/// What the engine keeps between turns.
+#[derive(Default)]
+pub(crate) struct ChatState {
+    turns: Mutex<HashMap<Uuid, ActiveTurn>>,
+    session_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
+    context_lengths: Mutex<HashMap<ModelKey, CachedContext>>,
+}
+
+impl ChatState {
+    /// The lock that serialises the turns of one session.
+    fn session_lock(&self, session_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.session_locks.lock().expect("session locks");
+        // Forget locks nobody holds, so the map stays as small as the live sessions.
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        locks.entry(session_id).or_default().clone()
+    }
+}
+
+impl Core {
+    /// Starts a turn: checks, stores the user's message, and starts the model. Returns
+    /// an error, with the user's message still stored, if the model cannot start.
+    pub async fn start_turn(&self, request: TurnRequest) -> Result<Turn> {
+        let TurnRequest {
+            locrit,
+            session,
+            caller,
+            text,
+            user_id,
+            system_additions,
+        } = request;
+        may_chat(&locrit, caller)?;
+        if locrit.ollama_model.trim().is_empty() {
+            return Err(Error::NoModel);
+        }
+        let Some(url) = locrit.ollama_url.clone() else {
+            return Err(Error::NoModelServer);
+        };
+        let session = self.turn_session(&locrit, session).await?;
+
+        let lock = self.chat.session_lock(session.id).lock_owned().await;
+        let turn_id = Uuid::now_v7();
+        let user_message = self
+            .store
+            .append_message(
+                session.id,
+                &NewMessage {
+                    user_id: user_id.clone(),
+                    metadata: json!({"turn_id": turn_id}),
+                    ..NewMessage::new(Role::User, text.clone())
+                },
+            )
+            .await?;
+        let history = self
+            .store
+            .messages(
+                session.id,
+                MessagePage::Before {
+                    before: Some(user_message.seq),
+                    limit: HISTORY_LIMIT,
+                },
+            )
+            .await?;
+
+        let config = self.global_config().await?;
+        let timeouts = Timeouts {
+            idle: Duration::from_secs(config.ollama.timeout.max(1)),
+            ..Timeouts::default()
+        };
+        let backend = OllamaClient::new(&url, timeouts);
+        let context = self
+            .context_length(&backend, &url, &locrit.ollama_model)
+            .await;
+        let mut system = locrit.system_prompt();
+        for addition in &system_additions {
+            system.push_str("\n\n");
+            system.push_str(addition);
+        }
+        let prompt = prompt::build(
+            prompt::PromptParts {
+                system,
+                recalled: Vec::new(),
+                history: &history,
+                current: &text,
+            },
+            context,
+        );
+        let chat_request = ChatRequest {
+            model: locrit.ollama_model.clone(),
+            messages: prompt.messages,
+            options: ChatOptions {
+                num_ctx: Some(prompt.num_ctx),
+                ..ChatOptions::default()
+            },
+            format: None,
+        };
+        let stream = backend.chat(chat_request).await.inspect_err(|error| {
+            tracing::warn!(locrit = %locrit.name, %error, "the model did not start; the user's message is kept");
+        })?;
+
+        let log = Arc::new(TurnLog::new(turn_id, locrit.id, session.key.clone()));
+        let cancel = CancellationToken::new();
+        self.chat.turns.lock().expect("turns").insert(
+            turn_id,
+            ActiveTurn {
+                log: log.clone(),
+                cancel: cancel.clone(),
+                session_id: session.id,
+            },
+        );
+        let run = runner::Run {
+            store: self.store.clone(),
+            log: log.clone(),
+            session_id: session.id,
+            model: locrit.ollama_model.clone(),
+            answers: user_message.id,
+            dropped_history: prompt.dropped,
+        };
+        let core = self.clone();
+        tokio::spawn(async move {
+            run.run(stream, cancel).await;
+            drop(lock);
+            tokio::time::sleep(FINISHED_TURN_RETENTION).await;
+            core.chat.turns.lock().expect("turns").remove(&turn_id);
+        });
+        Ok(Turn {
+            id: turn_id,
+            locrit,
+            session,
+            user_message,
+            log,
+        })
+    }
+
+    /// Stops a running turn; what was generated is stored as `cancelled`. False when no
+    /// such turn is running.
+    pub fn cancel_turn(&self, turn_id: Uuid) -> bool {
+        let turns = self.chat.turns.lock().expect("turns");
+        match turns.get(&turn_id) {
+            Some(turn) if !turn.log.is_finished() => {
+                turn.cancel.cancel();
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The log of a turn, running or recently finished.
+    pub fn turn_log(&self, turn_id: Uuid) -> Option<Arc<TurnLog>> {
+        self.chat
+            .turns
+            .lock()
+            .expect("turns")
+            .get(&turn_id)
+            .map(|t| t.log.clone())
+    }
+
+    /// The turn running in a session, if any, for a client that joins mid-stream.
+    pub fn running_turn(&self, session_id: Uuid) -> Option<Arc<TurnLog>> {
+        let turns = self.chat.turns.lock().expect("turns");
+        turns
+            .values()
+            .find(|t| t.session_id == session_id && !t.log.is_finished())
+            .map(|t| t.log.clone())
+    }
+
+    async fn turn_session(&self, locrit: &Locrit, target: SessionTarget) -> Result<Session> {
+        let session = match target {
+            SessionTarget::Open(spec) => {
+                self.store.open_session(&spec.for_locrit(locrit.id)).await?
+            }
+            SessionTarget::Existing { kind, key } => self
+                .store
+                .session(locrit.id, &key)
+                .await?
+                .filter(|s| kind.is_none_or(|kind| s.kind == kind))
+                .ok_or(Error::NotFound("session"))?,
+        };
+        if session.status == SessionStatus::Deleted {
+            return Err(Error::NotFound("session"));
+        }
+        Ok(session)
+    }
+
+    /// The model's context window, asked once per few minutes. Unknown on failure: the
+    /// chat call that follows reports an unreachable server better.
+    async fn context_length(&self, backend: &OllamaClient, url: &str, model: &str) -> Option<u32> {
+        let key = (url.to_owned(), model.to_owned());
+        let cached = self
+            .chat
+            .context_lengths
+            .lock()
+            .expect("context cache")
+            .get(&key)
+            .copied();
+        if let Some((length, _)) = cached.filter(|(_, at)| at.elapsed() < CONTEXT_CACHE_TTL) {
+            return length;
+        }
+        match backend.context_length(model).await {
+            Ok(length) => {
+                self.chat
+                    .context_lengths
+                    .lock()
+                    .expect("context cache")
+                    .insert(key, (length, Instant::now()));
+                length
+            }
+            Err(error) => {
+                tracing::debug!(%error, "context length unknown");
+                None
+            }
+        }
+    }
+}
