@@ -43,7 +43,7 @@ impl Default for ServerConfig {
 
 /// Builds the application.
 pub fn router(core: Core, config: &ServerConfig) -> Router {
-    Router::new()
+    let routes = Router::new()
         .merge(api::router())
         .merge(compat::router())
         .fallback(|| async { ApiError::not_found("Not found") })
@@ -54,7 +54,13 @@ pub fn router(core: Core, config: &ServerConfig) -> Router {
                 "Method not allowed",
             )
         })
-        .with_state(core)
+        .with_state(core);
+    with_layers(routes, config)
+}
+
+/// The layers every route shares.
+fn with_layers(routes: Router, config: &ServerConfig) -> Router {
+    routes
         .layer(DefaultBodyLimit::max(config.body_limit))
         .layer(cors(&config.cors_origins))
         .layer(CatchPanicLayer::custom(
@@ -102,4 +108,36 @@ pub async fn serve(
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_panicking_handler_answers_the_usual_json_500() {
+        async fn boom() -> &'static str {
+            panic!("a bug")
+        }
+        let routes = Router::new().route("/boom", get(boom));
+        let app = with_layers(routes, &ServerConfig::default());
+        let response = app
+            .oneshot(Request::get("/boom").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"success": false, "error": "internal error", "code": "internal"})
+        );
+    }
 }

@@ -33,7 +33,7 @@ pub struct ListFilter {
 }
 
 /// Every Locrit, by name.
-#[utoipa::path(get, path = "/api/v2/locrits", tag = "locrits", params(ListFilter),
+#[utoipa::path(operation_id = "list_locrits", get, path = "/api/v2/locrits", tag = "locrits", params(ListFilter),
     responses((status = 200, body = LocritList)))]
 pub async fn list(
     State(core): State<Core>,
@@ -51,7 +51,7 @@ pub async fn list(
 }
 
 /// Creates a Locrit. Without `ollama_url`, it gets the server's default Ollama server.
-#[utoipa::path(post, path = "/api/v2/locrits", tag = "locrits", request_body = NewLocrit,
+#[utoipa::path(operation_id = "create_locrit", post, path = "/api/v2/locrits", tag = "locrits", request_body = NewLocrit,
     responses((status = 201, body = Locrit), (status = 409, description = "Name taken", body = ErrorBody),
         (status = 422, description = "Invalid field", body = ErrorBody)))]
 pub async fn create(
@@ -62,7 +62,7 @@ pub async fn create(
 }
 
 /// One Locrit.
-#[utoipa::path(get, path = "/api/v2/locrits/{id}", tag = "locrits", params(("id" = Uuid, Path)),
+#[utoipa::path(operation_id = "get_locrit", get, path = "/api/v2/locrits/{id}", tag = "locrits", params(("id" = Uuid, Path)),
     responses((status = 200, body = Locrit), (status = 404, body = ErrorBody)))]
 pub async fn show(
     State(core): State<Core>,
@@ -73,7 +73,7 @@ pub async fn show(
 
 /// Changes some fields: rename with `name`, activate or deactivate with `active`. Absent
 /// fields keep their value; `null` clears `ollama_url`, `public_page`, `public_address`.
-#[utoipa::path(patch, path = "/api/v2/locrits/{id}", tag = "locrits", params(("id" = Uuid, Path)),
+#[utoipa::path(operation_id = "update_locrit", patch, path = "/api/v2/locrits/{id}", tag = "locrits", params(("id" = Uuid, Path)),
     request_body = LocritPatch,
     responses((status = 200, body = Locrit), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody)))]
@@ -87,7 +87,7 @@ pub async fn update(
 }
 
 /// Deletes a Locrit with everything it remembers.
-#[utoipa::path(delete, path = "/api/v2/locrits/{id}", tag = "locrits", params(("id" = Uuid, Path)),
+#[utoipa::path(operation_id = "delete_locrit", delete, path = "/api/v2/locrits/{id}", tag = "locrits", params(("id" = Uuid, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)))]
 pub async fn delete(
     State(core): State<Core>,

@@ -54,7 +54,7 @@ pub struct SessionList {
 }
 
 /// Opens a session.
-#[utoipa::path(post, path = "/api/v2/locrits/{id}/sessions", tag = "chat", params(("id" = Uuid, Path)),
+#[utoipa::path(operation_id = "create_session", post, path = "/api/v2/locrits/{id}/sessions", tag = "chat", params(("id" = Uuid, Path)),
     request_body = NewSessionBody,
     responses((status = 201, body = Session), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn create(
@@ -77,7 +77,7 @@ pub async fn create(
 }
 
 /// The Locrit's sessions, most recently active first.
-#[utoipa::path(get, path = "/api/v2/locrits/{id}/sessions", tag = "chat", params(("id" = Uuid, Path)),
+#[utoipa::path(operation_id = "list_sessions", get, path = "/api/v2/locrits/{id}/sessions", tag = "chat", params(("id" = Uuid, Path)),
     responses((status = 200, body = SessionList), (status = 404, body = ErrorBody)))]
 pub async fn list(
     State(core): State<Core>,
@@ -94,7 +94,7 @@ pub async fn list(
 }
 
 /// One session.
-#[utoipa::path(get, path = "/api/v2/locrits/{id}/sessions/{session}", tag = "chat",
+#[utoipa::path(operation_id = "get_session", get, path = "/api/v2/locrits/{id}/sessions/{session}", tag = "chat",
     params(("id" = Uuid, Path), ("session" = String, Path)),
     responses((status = 200, body = Session), (status = 404, body = ErrorBody)))]
 pub async fn show(
@@ -126,7 +126,7 @@ pub struct MessagePageBody {
 }
 
 /// A page of a session's messages, with cursors both ways.
-#[utoipa::path(get, path = "/api/v2/locrits/{id}/sessions/{session}/messages", tag = "chat",
+#[utoipa::path(operation_id = "list_messages", get, path = "/api/v2/locrits/{id}/sessions/{session}/messages", tag = "chat",
     params(("id" = Uuid, Path), ("session" = String, Path), PageQuery),
     responses((status = 200, body = MessagePageBody), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub async fn messages(
@@ -210,7 +210,7 @@ pub struct Reply {
 /// answers; their ids are in the answer. With `stream` (or `Accept: text/event-stream`)
 /// the answer is an SSE stream: `turn` (the stored user message), `delta`s, then
 /// `done` (the stored reply) or `error`.
-#[utoipa::path(post, path = "/api/v2/locrits/{id}/sessions/{session}/messages", tag = "chat",
+#[utoipa::path(operation_id = "send_message", post, path = "/api/v2/locrits/{id}/sessions/{session}/messages", tag = "chat",
     params(("id" = Uuid, Path), ("session" = String, Path)), request_body = SendBody,
     responses((status = 200, body = Reply), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 502, description = "The model failed", body = ErrorBody),
@@ -338,7 +338,7 @@ pub struct ResumeQuery {
 
 /// The events of a turn, from the start or from where a client left off
 /// (`Last-Event-ID: <turn>.<index>`). Turns are kept for five minutes after they end.
-#[utoipa::path(get, path = "/api/v2/turns/{turn}/events", tag = "chat", params(("turn" = Uuid, Path), ResumeQuery),
+#[utoipa::path(operation_id = "turn_events", get, path = "/api/v2/turns/{turn}/events", tag = "chat", params(("turn" = Uuid, Path), ResumeQuery),
     responses((status = 200, description = "text/event-stream"), (status = 404, body = ErrorBody)))]
 pub async fn events(
     State(core): State<Core>,
@@ -373,7 +373,7 @@ fn resume_position(last: &str, turn_id: Uuid) -> Option<usize> {
 }
 
 /// Stops a running turn; what was generated is stored with status `cancelled`.
-#[utoipa::path(post, path = "/api/v2/turns/{turn}/cancel", tag = "chat", params(("turn" = Uuid, Path)),
+#[utoipa::path(operation_id = "cancel_turn", post, path = "/api/v2/turns/{turn}/cancel", tag = "chat", params(("turn" = Uuid, Path)),
     responses((status = 202), (status = 404, body = ErrorBody)))]
 pub async fn cancel(
     State(core): State<Core>,

@@ -1,0 +1,213 @@
+//! The `locrit` binary as a user runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+
+const FIXTURE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../tests/fixtures/original-config.yaml"
+);
+
+fn locrit() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_locrit"));
+    command.env_remove("RUST_LOG").env("NO_COLOR", "1");
+    command
+}
+
+#[test]
+fn import_config_creates_the_four_fixture_locrits_then_changes_nothing() {
+    let data = tempfile::tempdir().unwrap();
+    let run = || {
+        let output = locrit()
+            .args(["import-config", FIXTURE, "--data-dir"])
+            .arg(data.path())
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let first = run();
+    for name in [
+        "Bob Technique",
+        "Locrit root",
+        "Marie Recherche",
+        "Pixie Assistant",
+    ] {
+        assert!(
+            first
+                .lines()
+                .any(|l| l.starts_with("created") && l.contains(name)),
+            "{first}"
+        );
+    }
+    assert!(
+        first.contains("4 created, 0 updated, 0 skipped; global settings updated"),
+        "{first}"
+    );
+    let second = run();
+    assert!(
+        second.contains("0 created, 0 updated, 4 skipped; global settings unchanged"),
+        "{second}"
+    );
+    let missing = locrit()
+        .args(["import-config", "/nonexistent/config.yaml", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!missing.status.success());
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
+}
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// Starts `locrit serve` on a free port and reads where it listens from its log.
+fn serve(data: &std::path::Path) -> Server {
+    let mut child = locrit()
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--ollama-url",
+            "http://127.0.0.1:9",
+            "--data-dir",
+        ])
+        .arg(data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server logs where it listens")
+            .unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+        seen.push(line);
+    };
+    let log = seen.join("\n");
+    assert!(
+        log.contains("store ready") && log.contains("SQLite at"),
+        "{log}"
+    );
+    assert!(
+        log.contains("Ollama servers") && log.contains("http://127.0.0.1:9"),
+        "{log}"
+    );
+    std::thread::spawn(move || lines.for_each(drop)); // keep the pipe drained
+    Server { child, base }
+}
+
+#[tokio::test]
+async fn serve_answers_both_surfaces_and_stops_cleanly_on_sigterm() {
+    let data = tempfile::tempdir().unwrap();
+    let mut server = serve(data.path());
+    let http = reqwest::Client::new();
+    let health: Value = http
+        .get(format!("{}/health", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["status"], json!("healthy"));
+
+    let created: Value = http
+        .post(format!("{}/api/v2/locrits", server.base))
+        .json(&json!({"name": "Élodie", "ollama_model": "llama3.2"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        created["ollama_url"],
+        json!("http://127.0.0.1:9"),
+        "--ollama-url became the default"
+    );
+    let compat: Value = http
+        .post(format!("{}/api/create-locrit", server.base))
+        .json(&json!({"name": "Bob Technique", "description": "Expert", "model": "llama3.2"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(compat["success"], json!(true), "{compat}");
+    let listed: Value = http
+        .get(format!("{}/api/locrits", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&String> = listed["locrits"]["instances"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .collect();
+    assert_eq!(names, ["Bob Technique", "Élodie"]);
+
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let mut status = None;
+    for _ in 0..100 {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            status = Some(exit);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        status.expect("stopped within 5 s").success(),
+        "a clean exit"
+    );
+
+    // The data outlives the process.
+    let server = serve(data.path());
+    let listed: Value = http
+        .get(format!("{}/api/v2/locrits", server.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["locrits"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn openapi_command_prints_the_document() {
+    let output = locrit().arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let document: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert!(document["paths"]["/api/v2/locrits"].is_object());
+}
