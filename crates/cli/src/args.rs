@@ -51,8 +51,8 @@ impl StoreArgs {
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("locrit.db").display()));
         StoreConfig {
-            database_url,
             max_connections: self.db_connections,
+            ..StoreConfig::new(database_url)
         }
     }
 }

@@ -21,13 +21,12 @@ struct Setup {
 }
 
 async fn setup() -> Setup {
+    setup_with(|url| StoreConfig::new(url)).await
+}
+
+async fn setup_with(config: impl FnOnce(&str) -> StoreConfig) -> Setup {
     let db = TestDatabase::sqlite();
-    let store = locrit_store::open(&StoreConfig {
-        database_url: db.url().into(),
-        max_connections: 8,
-    })
-    .await
-    .unwrap();
+    let store = locrit_store::open(&config(db.url())).await.unwrap();
     let core = Core::new(store);
     let ollama = FakeOllama::start().await;
     let new = NewLocrit {
@@ -446,4 +445,76 @@ async fn a_hundred_concurrent_chats_over_ten_sessions_keep_every_message_in_orde
         }
     }
     assert_eq!(total, 200);
+}
+
+#[tokio::test]
+async fn a_locked_store_fails_the_turn_and_only_what_is_stored_is_reported() {
+    use sqlx::Connection;
+    let setup = setup_with(|url| StoreConfig {
+        busy_timeout: Duration::from_millis(200),
+        ..StoreConfig::new(url)
+    })
+    .await;
+    let mut other_writer = sqlx::SqliteConnection::connect(setup._db.url())
+        .await
+        .unwrap();
+
+    // Locked before the turn: nothing is stored, and the caller is told.
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other_writer)
+        .await
+        .unwrap();
+    let error = setup
+        .core
+        .start_turn(request(&setup.locrit, "locked", "hello"))
+        .await
+        .err()
+        .unwrap();
+    assert!(
+        matches!(error, Error::Store(locrit_store::StoreError::Busy)),
+        "{error:?}"
+    );
+    sqlx::query("COMMIT")
+        .execute(&mut other_writer)
+        .await
+        .unwrap();
+    assert!(
+        setup.core.session(&setup.locrit, "locked").await.is_err(),
+        "nothing was stored"
+    );
+
+    // Locked while the reply is being stored: the turn fails after bounded retries, and
+    // the store holds exactly the user's message the engine reported.
+    setup
+        .ollama
+        .set_reply(Reply::Tokens((0..5).map(|i| format!("t{i} ")).collect()));
+    setup.ollama.set_token_delay(Duration::from_millis(40));
+    let turn = setup
+        .core
+        .start_turn(request(&setup.locrit, "late", "hello"))
+        .await
+        .unwrap();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other_writer)
+        .await
+        .unwrap();
+    let end = turn.finished().await;
+    sqlx::query("COMMIT")
+        .execute(&mut other_writer)
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            &end,
+            TurnEnd::Failed {
+                error: TurnError::Store(_),
+                partial: None
+            }
+        ),
+        "{end:?}"
+    );
+    assert_eq!(
+        stored(&setup, "late").await,
+        vec![turn.user_message.clone()]
+    );
 }

@@ -9,8 +9,8 @@ const FIXTURE: &str = include_str!("../../../tests/fixtures/original-config.yaml
 
 async fn core(db: &TestDatabase) -> Core {
     let store = locrit_store::open(&StoreConfig {
-        database_url: db.url().into(),
         max_connections: 4,
+        ..StoreConfig::new(db.url())
     })
     .await
     .unwrap();

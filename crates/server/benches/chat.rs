@@ -85,8 +85,8 @@ async fn main() {
         (0..TOKENS).map(|i| format!(" t{i}")).collect(),
     ));
     let store = locrit_store::open(&StoreConfig {
-        database_url: db.url().into(),
         max_connections: 16,
+        ..StoreConfig::new(db.url())
     })
     .await
     .unwrap();

@@ -20,8 +20,8 @@ const MESSAGES_PER_SESSION: usize = 1_000;
 /// A store holding `SESSIONS` sessions of `MESSAGES_PER_SESSION` messages each.
 async fn seeded(url: &str) -> (Arc<dyn Store>, Vec<Uuid>) {
     let store = locrit_store::open(&StoreConfig {
-        database_url: url.into(),
         max_connections: 4,
+        ..StoreConfig::new(url)
     })
     .await
     .unwrap();

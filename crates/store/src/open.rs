@@ -27,6 +27,19 @@ pub struct StoreConfig {
     /// `sqlite://path/to/file.db` or `postgres://user@host:port/database`.
     pub database_url: String,
     pub max_connections: u32,
+    /// How long a write waits for a lock held by another writer before it fails as
+    /// `StoreError::Busy`.
+    pub busy_timeout: Duration,
+}
+
+impl StoreConfig {
+    pub fn new(database_url: impl Into<String>) -> Self {
+        Self {
+            database_url: database_url.into(),
+            max_connections: 8,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
 }
 
 /// Opens the store the URL names and brings its schema up to date.
@@ -34,14 +47,10 @@ pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>> {
     let url = config.database_url.as_str();
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         let options = PgConnectOptions::from_str(url)?;
-        Ok(Arc::new(
-            PostgresStore::connect(options, config.max_connections).await?,
-        ))
+        Ok(Arc::new(PostgresStore::connect(options, config).await?))
     } else if url.starts_with("sqlite:") {
         let options = SqliteConnectOptions::from_str(url)?;
-        Ok(Arc::new(
-            SqliteStore::connect(options, config.max_connections).await?,
-        ))
+        Ok(Arc::new(SqliteStore::connect(options, config).await?))
     } else {
         Err(StoreError::Unavailable(format!(
             "unsupported database URL {url:?}: use sqlite://PATH or postgres://…"
@@ -56,7 +65,7 @@ pub struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub async fn connect(options: SqliteConnectOptions, max_connections: u32) -> Result<Self> {
+    pub async fn connect(options: SqliteConnectOptions, config: &StoreConfig) -> Result<Self> {
         let path = options.get_filename().to_owned();
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(|e| {
@@ -69,10 +78,10 @@ impl SqliteStore {
             // FULL: a commit is on disk when it returns, so an acknowledged message survives
             // a power cut, not only a crash of the process.
             .synchronous(SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(5))
+            .busy_timeout(config.busy_timeout)
             .foreign_keys(true);
         let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(config.max_connections.max(1))
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite")
@@ -97,15 +106,18 @@ pub struct PostgresStore {
 }
 
 impl PostgresStore {
-    pub async fn connect(options: PgConnectOptions, max_connections: u32) -> Result<Self> {
+    pub async fn connect(options: PgConnectOptions, config: &StoreConfig) -> Result<Self> {
         let description = format!(
             "PostgreSQL at {}:{}/{}",
             options.get_host(),
             options.get_port(),
             options.get_database().unwrap_or("postgres")
         );
+        // A statement waiting on a lock longer than this fails, as SQLite's busy timeout.
+        let lock_timeout = config.busy_timeout.as_millis().to_string();
+        let options = options.options([("lock_timeout", lock_timeout.as_str())]);
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(config.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;

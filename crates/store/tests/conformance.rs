@@ -13,10 +13,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 async fn open(db: &TestDatabase) -> Arc<dyn Store> {
-    let config = StoreConfig {
-        database_url: db.url().to_owned(),
-        max_connections: 8,
-    };
+    let config = StoreConfig::new(db.url());
     locrit_store::open(&config).await.expect("open the store")
 }
 

@@ -123,6 +123,11 @@ impl FakeOllamaBuilder {
         let app = crate::api::router(Arc::clone(&shared));
         let stop = shared.cancel.clone().cancelled_owned();
         let task = tokio::spawn(async move {
+            // Streamed lines are small writes: without NODELAY, Nagle and delayed ACKs
+            // hold each one back by ~40 ms, as a real Ollama does not.
+            let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, app)
                 .with_graceful_shutdown(stop)
                 .await;

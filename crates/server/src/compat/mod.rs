@@ -6,12 +6,16 @@
 //! messages; statuses come from the shared mapping, except where the contract wants
 //! another (400 for a validation failure, which the clean API answers with 422).
 
+mod chat;
 mod config;
+mod conversations;
 mod health;
 mod json;
 mod locrits;
 mod ollama;
 mod settings;
+mod turn;
+mod v1;
 
 use axum::Router;
 use axum::http::StatusCode;
@@ -26,6 +30,9 @@ pub fn router() -> Router<Core> {
         .merge(locrits::routes())
         .merge(config::routes())
         .merge(ollama::routes())
+        .merge(chat::routes())
+        .merge(conversations::routes())
+        .merge(v1::routes())
 }
 
 /// Turns a core error into this surface's error. `failed` is the route's message for

@@ -32,12 +32,9 @@ impl TestServer {
     }
 
     async fn launch(db: TestDatabase, config: ServerConfig, ollama: FakeOllama) -> Self {
-        let store = locrit_store::open(&StoreConfig {
-            database_url: db.url().to_owned(),
-            max_connections: 8,
-        })
-        .await
-        .expect("open the store");
+        let store = locrit_store::open(&StoreConfig::new(db.url()))
+            .await
+            .expect("open the store");
         let core = Core::new(store);
         core.save_global_config(GlobalConfigChanges {
             ollama_base_url: Some(ollama.url()),

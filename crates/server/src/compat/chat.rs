@@ -1,0 +1,141 @@
+//! REST and SSE chat with a Locrit named in the path (§1.3). Session mode keeps one
+//! history per user and Locrit, under the original's key `web_<user>_<name>`; with a
+//! `conversation_id` the message goes to that conversation, which must be the Locrit's.
+
+use axum::Json;
+use axum::Router;
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use locrit_core::chat::{SessionTarget, TurnRequest};
+use locrit_core::{Core, Error, NewSessionSpec};
+use locrit_domain::{Caller, Locrit, SessionKind};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::conversations::conversation_of;
+use super::turn::{
+    Family, RawBody, client_id, conversation_reply, finish, message_text, refusal, session_reply,
+    sse, start,
+};
+use crate::ApiError;
+use crate::extract::Path;
+
+/// The user of the REST chat until accounts exist (local trusted mode).
+const ANONYMOUS_USER: &str = "anonymous_user";
+const MESSAGE_REQUIRED: &str = "Message requis";
+const MESSAGE_EMPTY: &str = "Message vide";
+
+pub(super) fn routes() -> Router<Core> {
+    Router::new()
+        .route("/api/locrits/{name}/chat", post(chat))
+        .route("/api/locrits/{name}/chat/stream", post(stream))
+}
+
+#[derive(Deserialize)]
+struct ChatBody {
+    message: Option<String>,
+    conversation_id: Option<String>,
+}
+
+impl ChatBody {
+    /// The conversation named, if any (an empty id means session mode).
+    fn conversation(&self) -> Option<&str> {
+        self.conversation_id.as_deref().filter(|id| !id.is_empty())
+    }
+}
+
+async fn chat(
+    State(core): State<Core>,
+    Path(name): Path<String>,
+    body: RawBody,
+) -> Result<Response, ApiError> {
+    let (core, name) = (&core, name.as_str());
+    let body: ChatBody = body
+        .parse()?
+        .ok_or_else(|| ApiError::bad_request(MESSAGE_REQUIRED))?;
+    let text = message_text(body.message.clone(), MESSAGE_REQUIRED, MESSAGE_EMPTY)?;
+    if let Some(cid) = body.conversation() {
+        let (locrit, session) = conversation_of(core, name, cid).await?;
+        let request = conversation_turn(locrit, session.key, session.user_id, text);
+        let turn = start(core, Family::Conversation, request).await?;
+        let reply = finish(&turn, Family::Conversation).await?;
+        return Ok(Json(conversation_reply(core, &turn, &reply).await).into_response());
+    }
+    let locrit = locrit_named(core, name).await?;
+    let turn = start(core, Family::Session, web_turn(locrit, text)?).await?;
+    let reply = finish(&turn, Family::Session).await?;
+    Ok(Json(session_reply(&turn, &reply)).into_response())
+}
+
+/// The SSE chat: the Locrit is checked before the body, as the original did.
+async fn stream(
+    State(core): State<Core>,
+    Path(name): Path<String>,
+    body: RawBody,
+) -> Result<Response, ApiError> {
+    let (core, name) = (&core, name.as_str());
+    let locrit = locrit_named(core, name).await?;
+    if !locrit.active {
+        return Err(refusal(Family::Session, name, Error::Inactive));
+    }
+    let body: ChatBody = body
+        .parse()?
+        .ok_or_else(|| ApiError::bad_request(MESSAGE_REQUIRED))?;
+    let text = message_text(body.message.clone(), MESSAGE_REQUIRED, MESSAGE_EMPTY)?;
+    if let Some(cid) = body.conversation() {
+        let (locrit, session) = conversation_of(core, name, cid).await?;
+        let request = conversation_turn(locrit, session.key, session.user_id, text);
+        let turn = start(core, Family::Conversation, request).await?;
+        return Ok(sse(turn, Family::Conversation));
+    }
+    let turn = start(core, Family::Session, web_turn(locrit, text)?).await?;
+    Ok(sse(turn, Family::Session))
+}
+
+/// The Locrit named in the path; 404 `Locrit non trouvé`.
+pub(super) async fn locrit_named(core: &Core, name: &str) -> Result<Locrit, ApiError> {
+    core.locrit_named(name)
+        .await
+        .map_err(|error| refusal(Family::Session, name, error))
+}
+
+/// A session-mode turn of the web user: key `web_<user>_<name>`, the owner's gate.
+fn web_turn(locrit: Locrit, text: String) -> Result<TurnRequest, ApiError> {
+    let key = format!("web_{ANONYMOUS_USER}_{}", locrit.name);
+    client_id("session_id", &key)?;
+    Ok(TurnRequest {
+        session: SessionTarget::Open(NewSessionSpec {
+            key,
+            kind: SessionKind::Chat,
+            name: None,
+            user_id: Some(ANONYMOUS_USER.into()),
+            metadata: json!({"source": "web"}),
+        }),
+        locrit,
+        caller: Caller::Owner,
+        text,
+        user_id: Some(ANONYMOUS_USER.into()),
+        system_additions: Vec::new(),
+    })
+}
+
+/// A turn in an existing conversation of `locrit`, by the owner, as its user.
+pub(super) fn conversation_turn(
+    locrit: Locrit,
+    key: String,
+    user_id: Option<String>,
+    text: String,
+) -> TurnRequest {
+    TurnRequest {
+        locrit,
+        session: SessionTarget::Existing {
+            kind: Some(SessionKind::Conversation),
+            key,
+        },
+        caller: Caller::Owner,
+        text,
+        user_id,
+        system_additions: Vec::new(),
+    }
+}
