@@ -4,6 +4,7 @@
 pub mod chat;
 mod config;
 mod error;
+pub mod events;
 mod import;
 mod locrits;
 mod ollama;
@@ -23,6 +24,7 @@ pub use sessions::NewSessionSpec;
 pub struct Core {
     store: Arc<dyn Store>,
     chat: Arc<chat::ChatState>,
+    events: Arc<events::EventBus>,
 }
 
 impl Core {
@@ -30,6 +32,7 @@ impl Core {
         Self {
             store,
             chat: Arc::default(),
+            events: Arc::default(),
         }
     }
 

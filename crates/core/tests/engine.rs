@@ -518,3 +518,25 @@ async fn a_locked_store_fails_the_turn_and_only_what_is_stored_is_reported() {
         vec![turn.user_message.clone()]
     );
 }
+
+#[tokio::test]
+async fn the_bus_announces_turns_and_every_stored_message() {
+    let setup = setup().await;
+    let mut events = setup.core.subscribe();
+    let (turn, end) = chat(&setup, "s", "hello").await;
+    let TurnEnd::Completed(reply) = end else {
+        panic!()
+    };
+    let mut stored = Vec::new();
+    let mut started = None;
+    while let Ok(event) = events.try_recv() {
+        match event {
+            locrit_core::events::Event::MessageStored(message) => stored.push(message),
+            locrit_core::events::Event::TurnStarted {
+                session_key, log, ..
+            } => started = Some((session_key, log.turn_id)),
+        }
+    }
+    assert_eq!(stored, vec![turn.user_message.clone(), reply]);
+    assert_eq!(started, Some(("s".to_owned(), turn.id)));
+}

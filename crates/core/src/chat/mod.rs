@@ -31,6 +31,7 @@ use uuid::Uuid;
 pub use log::{TurnEnd, TurnError, TurnEvent, TurnLog};
 pub use prompt::{DEFAULT_CONTEXT, MAX_CONTEXT, estimate_tokens};
 
+use crate::events::Event;
 use crate::{Core, Error, NewSessionSpec, Result};
 
 /// How many earlier messages are read to fill the context window.
@@ -200,7 +201,15 @@ impl Core {
                 session_id: session.id,
             },
         );
+        self.events
+            .publish(Event::MessageStored(user_message.clone()));
+        self.events.publish(Event::TurnStarted {
+            locrit_id: locrit.id,
+            session_key: session.key.clone(),
+            log: log.clone(),
+        });
         let run = runner::Run {
+            events: self.events.clone(),
             store: self.store.clone(),
             log: log.clone(),
             session_id: session.id,

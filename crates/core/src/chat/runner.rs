@@ -12,11 +12,13 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::log::{TurnEnd, TurnError, TurnLog};
+use crate::events::{Event, EventBus};
 
 /// Attempts at storing a reply while the store is busy.
 const STORE_ATTEMPTS: u32 = 4;
 
 pub(super) struct Run {
+    pub events: Arc<EventBus>,
     pub store: Arc<dyn Store>,
     pub log: Arc<TurnLog>,
     pub session_id: Uuid,
@@ -134,7 +136,10 @@ impl Run {
         let mut attempt = 1;
         loop {
             match self.store.append_message(self.session_id, &message).await {
-                Ok(stored) => return Ok(stored),
+                Ok(stored) => {
+                    self.events.publish(Event::MessageStored(stored.clone()));
+                    return Ok(stored);
+                }
                 Err(StoreError::Busy) if attempt < STORE_ATTEMPTS => {
                     tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
                     attempt += 1;

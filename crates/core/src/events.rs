@@ -1,0 +1,62 @@
+//! The in-process event bus: what happened, for every transport that shows it live
+//! (Socket.IO rooms, memory views). Events describe what is already stored; a reader
+//! that falls behind is told so (`Lagged`) and catches up from the store.
+
+use std::sync::Arc;
+
+use locrit_domain::Message;
+use tokio::sync::broadcast;
+use uuid::Uuid;
+
+use crate::Core;
+use crate::chat::TurnLog;
+
+/// How many events a slow subscriber may fall behind before it is told it lagged.
+const CAPACITY: usize = 4096;
+
+#[derive(Clone)]
+pub enum Event {
+    /// A turn began in a session: its log carries the deltas and the end.
+    TurnStarted {
+        locrit_id: Uuid,
+        session_key: String,
+        log: Arc<TurnLog>,
+    },
+    /// A message was stored (a user's message, or a reply, whole or partial).
+    MessageStored(Message),
+}
+
+impl Event {
+    pub fn locrit_id(&self) -> Uuid {
+        match self {
+            Event::TurnStarted { locrit_id, .. } => *locrit_id,
+            Event::MessageStored(message) => message.locrit_id,
+        }
+    }
+}
+
+pub(crate) struct EventBus {
+    sender: broadcast::Sender<Event>,
+}
+
+impl Default for EventBus {
+    fn default() -> Self {
+        Self {
+            sender: broadcast::Sender::new(CAPACITY),
+        }
+    }
+}
+
+impl EventBus {
+    pub(crate) fn publish(&self, event: Event) {
+        // No subscriber is not an error: nobody is watching.
+        let _ = self.sender.send(event);
+    }
+}
+
+impl Core {
+    /// Every event from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<Event> {
+        self.events.sender.subscribe()
+    }
+}
