@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
-use locrit_store::StoreConfig;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use locrit_store::{SqliteSync, StoreConfig};
 
 /// Locrit: a self-hosted server of persistent AI personas.
 #[derive(Debug, Parser)]
@@ -42,6 +42,17 @@ pub struct StoreArgs {
     /// Largest number of database connections.
     #[arg(long, env = "LOCRIT_DB_CONNECTIONS", default_value_t = 8)]
     pub db_connections: u32,
+    /// SQLite durability: `full` puts every message on disk before acknowledging it
+    /// (survives a power cut); `normal` survives a crash of the process but a power cut
+    /// may lose the last messages, and is faster.
+    #[arg(long, env = "LOCRIT_SQLITE_SYNC", value_enum, default_value_t = SyncLevel::Full)]
+    pub sqlite_sync: SyncLevel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SyncLevel {
+    Full,
+    Normal,
 }
 
 impl StoreArgs {
@@ -50,8 +61,13 @@ impl StoreArgs {
             .database_url
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("locrit.db").display()));
+        let sqlite_sync = match self.sqlite_sync {
+            SyncLevel::Full => SqliteSync::Full,
+            SyncLevel::Normal => SqliteSync::Normal,
+        };
         StoreConfig {
             max_connections: self.db_connections,
+            sqlite_sync,
             ..StoreConfig::new(database_url)
         }
     }

@@ -31,6 +31,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServerConfig {
         body_limit: args.body_limit,
         cors_origins: args.cors_origins,
+        ..ServerConfig::default()
     };
     tracing::info!(
         "Locrit listening on http://{local} (web API /api/v2, OpenAPI /api/v2/openapi.json)"

@@ -1,6 +1,9 @@
 //! The server-wide configuration the original kept in `config.yaml`: the default Ollama
 //! server and model, and the sections its clients read back.
 
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -119,9 +122,26 @@ fn as_object(value: &mut Value) -> &mut Map<String, Value> {
     }
 }
 
+/// How long the configuration read from the store is reused: every turn needs it,
+/// and a change saved by another server shows within this time.
+const CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The configuration last read or written, and when.
+pub(crate) type ConfigCache = Mutex<Option<(GlobalConfig, Instant)>>;
+
 impl Core {
     /// The stored configuration, or the defaults where nothing was stored.
     pub async fn global_config(&self) -> Result<GlobalConfig> {
+        let cached = self.config_cache.lock().expect("config cache").clone();
+        if let Some((config, _)) = cached.filter(|(_, at)| at.elapsed() < CACHE_TTL) {
+            return Ok(config);
+        }
+        let config = self.read_global_config().await?;
+        *self.config_cache.lock().expect("config cache") = Some((config.clone(), Instant::now()));
+        Ok(config)
+    }
+
+    async fn read_global_config(&self) -> Result<GlobalConfig> {
         let stored = self.store.setting(CONFIG_KEY).await?;
         Ok(stored
             .and_then(|value| match serde_json::from_value(value) {
@@ -143,6 +163,8 @@ impl Core {
 
     pub(crate) async fn put_global_config(&self, config: &GlobalConfig) -> Result<()> {
         let value = serde_json::to_value(config).expect("configuration serialises");
-        Ok(self.store.put_setting(CONFIG_KEY, &value).await?)
+        self.store.put_setting(CONFIG_KEY, &value).await?;
+        *self.config_cache.lock().expect("config cache") = Some((config.clone(), Instant::now()));
+        Ok(())
     }
 }

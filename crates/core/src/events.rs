@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use locrit_domain::Message;
+use locrit_domain::{Memory, Message};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -24,13 +24,32 @@ pub enum Event {
     },
     /// A message was stored (a user's message, or a reply, whole or partial).
     MessageStored(Message),
+    /// A stored message's content was replaced (`edited_at` is set).
+    MessageEdited(Message),
+    /// A message was deleted from its session.
+    MessageDeleted {
+        locrit_id: Uuid,
+        session_key: String,
+        message_id: Uuid,
+    },
+    /// A session was deleted (with its messages, or marked deleted for ever).
+    SessionDeleted {
+        locrit_id: Uuid,
+        session_key: String,
+    },
+    /// A standalone long-term memory was added.
+    MemoryAdded(Memory),
 }
 
 impl Event {
     pub fn locrit_id(&self) -> Uuid {
         match self {
             Event::TurnStarted { locrit_id, .. } => *locrit_id,
-            Event::MessageStored(message) => message.locrit_id,
+            Event::MessageStored(message) | Event::MessageEdited(message) => message.locrit_id,
+            Event::MessageDeleted { locrit_id, .. } | Event::SessionDeleted { locrit_id, .. } => {
+                *locrit_id
+            }
+            Event::MemoryAdded(memory) => memory.locrit_id,
         }
     }
 }

@@ -7,6 +7,7 @@ mod error;
 pub mod events;
 mod import;
 mod locrits;
+mod memory;
 mod ollama;
 mod sessions;
 
@@ -25,6 +26,7 @@ pub struct Core {
     store: Arc<dyn Store>,
     chat: Arc<chat::ChatState>,
     events: Arc<events::EventBus>,
+    config_cache: Arc<config::ConfigCache>,
 }
 
 impl Core {
@@ -33,6 +35,7 @@ impl Core {
             store,
             chat: Arc::default(),
             events: Arc::default(),
+            config_cache: Arc::default(),
         }
     }
 

@@ -72,6 +72,10 @@ impl Core {
         self.store
             .set_session_status(session.id, SessionStatus::Deleted)
             .await?;
+        self.events.publish(crate::events::Event::SessionDeleted {
+            locrit_id: session.locrit_id,
+            session_key: session.key.clone(),
+        });
         Ok(())
     }
 

@@ -535,8 +535,59 @@ async fn the_bus_announces_turns_and_every_stored_message() {
             locrit_core::events::Event::TurnStarted {
                 session_key, log, ..
             } => started = Some((session_key, log.turn_id)),
+            _ => {}
         }
     }
     assert_eq!(stored, vec![turn.user_message.clone(), reply]);
     assert_eq!(started, Some(("s".to_owned(), turn.id)));
+}
+
+#[tokio::test]
+async fn a_message_the_model_never_answered_is_marked_and_left_out_of_later_prompts() {
+    let setup = setup().await;
+    setup
+        .ollama
+        .fail_next(FakeFailure::Http(500, "model crashed".into()));
+    assert!(
+        setup
+            .core
+            .start_turn(request(&setup.locrit, "s", "lost question"))
+            .await
+            .is_err()
+    );
+    setup.ollama.fail_next(FakeFailure::CutAfter(0));
+    let (_, end) = chat(&setup, "s", "second try").await;
+    assert!(matches!(end, TurnEnd::Failed { partial: None, .. }));
+    let (_, end) = chat(&setup, "s", "third try").await;
+    assert!(matches!(end, TurnEnd::Completed(_)));
+
+    let messages = stored(&setup, "s").await;
+    let flags: Vec<(&str, bool)> = messages
+        .iter()
+        .map(|m| (m.content.as_str(), m.metadata.get("unanswered").is_some()))
+        .collect();
+    assert_eq!(
+        flags,
+        [
+            ("lost question", true),
+            ("second try", true),
+            ("third try", false),
+            ("You said: third try", false)
+        ]
+    );
+    assert!(
+        messages[0].metadata["unanswered"]
+            .as_str()
+            .unwrap()
+            .contains("model crashed")
+    );
+    let last_prompt = prompt_of(setup.ollama.requests().last().unwrap());
+    assert_eq!(
+        last_prompt
+            .iter()
+            .filter(|(role, _)| role == "user")
+            .count(),
+        1,
+        "no unanswered turn in the prompt: {last_prompt:?}"
+    );
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 pub use error::StoreError;
-pub use open::{PostgresStore, SqliteStore, StoreConfig, open};
+pub use open::{PostgresStore, SqliteStore, SqliteSync, StoreConfig, open};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -108,6 +108,13 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
         content: &str,
     ) -> Result<Option<Message>>;
+    /// Replaces a message's metadata (not its content); false when there is no such message.
+    async fn set_message_metadata(
+        &self,
+        locrit_id: Uuid,
+        id: Uuid,
+        metadata: &Value,
+    ) -> Result<bool>;
     async fn delete_message(&self, locrit_id: Uuid, id: Uuid) -> Result<bool>;
     /// The Locrit's newest messages across sessions, newest first.
     async fn recent_messages(&self, locrit_id: Uuid, limit: u32) -> Result<Vec<Message>>;

@@ -30,6 +30,18 @@ pub struct StoreConfig {
     /// How long a write waits for a lock held by another writer before it fails as
     /// `StoreError::Busy`.
     pub busy_timeout: Duration,
+    /// SQLite: when a commit is on disk.
+    pub sqlite_sync: SqliteSync,
+}
+
+/// When an SQLite commit is durable.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SqliteSync {
+    /// On disk when the commit returns: survives a power cut (one fsync per commit).
+    #[default]
+    Full,
+    /// Survives a crash of the process; a power cut may lose the last commits.
+    Normal,
 }
 
 impl StoreConfig {
@@ -38,6 +50,7 @@ impl StoreConfig {
             database_url: database_url.into(),
             max_connections: 8,
             busy_timeout: Duration::from_secs(5),
+            sqlite_sync: SqliteSync::Full,
         }
     }
 }
@@ -61,6 +74,7 @@ pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>> {
 /// The embedded store: one SQLite file in write-ahead-log mode.
 pub struct SqliteStore {
     pool: SqlitePool,
+    writer: SqlitePool,
     description: String,
 }
 
@@ -75,21 +89,29 @@ impl SqliteStore {
         let options = options
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
-            // FULL: a commit is on disk when it returns, so an acknowledged message survives
-            // a power cut, not only a crash of the process.
-            .synchronous(SqliteSynchronous::Full)
+            .synchronous(match config.sqlite_sync {
+                SqliteSync::Full => SqliteSynchronous::Full,
+                SqliteSync::Normal => SqliteSynchronous::Normal,
+            })
             .busy_timeout(config.busy_timeout)
             .foreign_keys(true);
-        let pool = SqlitePoolOptions::new()
-            .max_connections(config.max_connections.max(1))
-            .connect_with(options)
+        // SQLite has one writer at a time: one connection for writes makes writers wait
+        // their turn in order, where several would poll the lock with growing sleeps.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite")
-            .run(&pool)
+            .run(&writer)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        let pool = SqlitePoolOptions::new()
+            .max_connections(config.max_connections.max(1))
+            .connect_with(options.read_only(true))
+            .await?;
         Ok(Self {
             pool,
+            writer,
             description: describe_sqlite(&path),
         })
     }
@@ -102,6 +124,8 @@ fn describe_sqlite(path: &Path) -> String {
 /// The shared store for several Locrit servers.
 pub struct PostgresStore {
     pool: PgPool,
+    /// The same pool: PostgreSQL runs concurrent writers itself.
+    writer: PgPool,
     description: String,
 }
 
@@ -126,7 +150,11 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
-        Ok(Self { pool, description })
+        Ok(Self {
+            writer: pool.clone(),
+            pool,
+            description,
+        })
     }
 }
 

@@ -1,5 +1,6 @@
 //! The one implementation of [`Store`](crate::Store), instantiated for SQLite and
-//! PostgreSQL. The SQL is written once in the dialect both share: `$n` parameters
+//! PostgreSQL. Reads go to `pool`, writes to `writer` (for SQLite a single connection,
+//! so concurrent writers queue in order instead of polling SQLite's lock). The SQL is written once in the dialect both share: `$n` parameters
 //! (sqlx maps them for SQLite), `RETURNING`, `ON CONFLICT`. Types differ only in the
 //! migrations; sqlx encodes the same Rust types for each.
 
@@ -75,7 +76,7 @@ macro_rules! impl_store {
                      $11, $12, $13, $14, $15, $16)",
                     $crate::sql::LOCRIT_COLUMNS
                 );
-                bind_locrit!(sqlx::query(&sql), locrit).execute(&self.pool).await?;
+                bind_locrit!(sqlx::query(&sql), locrit).execute(&self.writer).await?;
                 Ok(())
             }
 
@@ -84,7 +85,7 @@ macro_rules! impl_store {
                     ollama_model = $5, ollama_url = $6, open_to = $7, access_to = $8, \
                     memory_service = $9, public_page = $10, public_address = $11, active = $12, \
                     owner_id = $13, extra = $14, created_at = $15, updated_at = $16 WHERE id = $1";
-                let done = bind_locrit!(sqlx::query(sql), locrit).execute(&self.pool).await?;
+                let done = bind_locrit!(sqlx::query(sql), locrit).execute(&self.writer).await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -111,7 +112,7 @@ macro_rules! impl_store {
             async fn delete_locrit(&self, id: Uuid) -> Result<bool> {
                 let done = sqlx::query("DELETE FROM locrits WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -132,7 +133,7 @@ macro_rules! impl_store {
                     .bind(&session.user_id)
                     .bind(Json(&session.metadata))
                     .bind(now())
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.writer)
                     .await?;
                 row.try_into()
             }
@@ -194,7 +195,7 @@ macro_rules! impl_store {
                     .bind(id)
                     .bind(enum_text(&status))
                     .bind(now())
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -202,7 +203,7 @@ macro_rules! impl_store {
             async fn delete_session(&self, id: Uuid) -> Result<bool> {
                 let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -210,7 +211,7 @@ macro_rules! impl_store {
             async fn append_messages(&self, session_id: Uuid, messages: &[NewMessage]) -> Result<Vec<Message>> {
                 let created_at = now();
                 let count = messages.len() as i64;
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 // Writing first takes the session's lock at once, so concurrent appends queue
                 // here instead of failing a read-to-write upgrade.
                 let session: Option<(i64, String, Uuid)> = sqlx::query_as(
@@ -316,7 +317,7 @@ macro_rules! impl_store {
                 .bind(id)
                 .bind(content)
                 .bind(now())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 if done.rows_affected() == 0 {
                     return Ok(None);
@@ -324,8 +325,18 @@ macro_rules! impl_store {
                 self.message(locrit_id, id).await
             }
 
+            async fn set_message_metadata(&self, locrit_id: Uuid, id: Uuid, metadata: &Value) -> Result<bool> {
+                let done = sqlx::query("UPDATE messages SET metadata = $3 WHERE locrit_id = $1 AND id = $2")
+                    .bind(locrit_id)
+                    .bind(id)
+                    .bind(Json(metadata))
+                    .execute(&self.writer)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn delete_message(&self, locrit_id: Uuid, id: Uuid) -> Result<bool> {
-                let mut tx = self.pool.begin().await?;
+                let mut tx = self.writer.begin().await?;
                 let session: Option<(Uuid,)> = sqlx::query_as(
                     "DELETE FROM messages WHERE locrit_id = $1 AND id = $2 RETURNING session_id",
                 )
@@ -393,7 +404,7 @@ macro_rules! impl_store {
                     .bind(Json(&memory.tags))
                     .bind(Json(&memory.source_message_ids))
                     .bind(now())
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.writer)
                     .await?;
                 Ok(row.into())
             }
@@ -411,7 +422,7 @@ macro_rules! impl_store {
                 let done = sqlx::query("DELETE FROM memories WHERE locrit_id = $1 AND id = $2")
                     .bind(locrit_id)
                     .bind(id)
-                    .execute(&self.pool)
+                    .execute(&self.writer)
                     .await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -438,7 +449,7 @@ macro_rules! impl_store {
                     .bind(kind)
                     .bind(description)
                     .bind(now())
-                    .fetch_one(&self.pool)
+                    .fetch_one(&self.writer)
                     .await?;
                 Ok(row.into())
             }
@@ -470,7 +481,7 @@ macro_rules! impl_store {
                 .bind(key)
                 .bind(Json(value))
                 .bind(now())
-                .execute(&self.pool)
+                .execute(&self.writer)
                 .await?;
                 Ok(())
             }

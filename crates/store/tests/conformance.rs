@@ -444,6 +444,27 @@ mod cases {
             .unwrap();
         assert_eq!(edited.content, "fixed");
         assert!(edited.edited_at.is_some());
+        assert!(
+            !store
+                .set_message_metadata(pixie.id, m.id, &json!({"x": 1}))
+                .await
+                .unwrap(),
+            "scoped to its Locrit"
+        );
+        assert!(
+            store
+                .set_message_metadata(bob.id, m.id, &json!({"unanswered": "the model failed"}))
+                .await
+                .unwrap()
+        );
+        let annotated = store.message(bob.id, m.id).await.unwrap().unwrap();
+        assert_eq!(
+            (
+                annotated.metadata["unanswered"].as_str(),
+                annotated.content.as_str()
+            ),
+            (Some("the model failed"), "fixed")
+        );
         assert!(!store.delete_message(pixie.id, m.id).await.unwrap());
         assert!(store.delete_message(bob.id, m.id).await.unwrap());
         assert_eq!(store.message(bob.id, m.id).await.unwrap(), None);

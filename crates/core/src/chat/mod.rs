@@ -34,8 +34,10 @@ pub use prompt::{DEFAULT_CONTEXT, MAX_CONTEXT, estimate_tokens};
 use crate::events::Event;
 use crate::{Core, Error, NewSessionSpec, Result};
 
-/// How many earlier messages are read to fill the context window.
-const HISTORY_LIMIT: u32 = 200;
+/// Earlier messages are read by pages of this many, newest first...
+const HISTORY_PAGE: u32 = 32;
+/// ...until the context window is full or this many are read.
+const HISTORY_LIMIT: usize = 512;
 /// How long a model's context length is trusted before asking again.
 const CONTEXT_CACHE_TTL: Duration = Duration::from_secs(300);
 /// How long a finished turn's log stays available to late readers (SSE resumption).
@@ -144,17 +146,6 @@ impl Core {
                 },
             )
             .await?;
-        let history = self
-            .store
-            .messages(
-                session.id,
-                MessagePage::Before {
-                    before: Some(user_message.seq),
-                    limit: HISTORY_LIMIT,
-                },
-            )
-            .await?;
-
         let config = self.global_config().await?;
         let timeouts = Timeouts {
             idle: Duration::from_secs(config.ollama.timeout.max(1)),
@@ -164,6 +155,13 @@ impl Core {
         let context = self
             .context_length(&backend, &url, &locrit.ollama_model)
             .await;
+        let history = self
+            .history_within(
+                session.id,
+                user_message.seq,
+                prompt::history_budget(context),
+            )
+            .await?;
         let mut system = locrit.system_prompt();
         for addition in &system_additions {
             system.push_str("\n\n");
@@ -187,9 +185,14 @@ impl Core {
             },
             format: None,
         };
-        let stream = backend.chat(chat_request).await.inspect_err(|error| {
-            tracing::warn!(locrit = %locrit.name, %error, "the model did not start; the user's message is kept");
-        })?;
+        let stream = match backend.chat(chat_request).await {
+            Ok(stream) => stream,
+            Err(error) => {
+                tracing::warn!(locrit = %locrit.name, %error, "the model did not start; the user's message is kept");
+                runner::mark_unanswered(&*self.store, &user_message, &error.to_string()).await;
+                return Err(error.into());
+            }
+        };
 
         let log = Arc::new(TurnLog::new(turn_id, locrit.id, session.key.clone()));
         let cancel = CancellationToken::new();
@@ -214,7 +217,7 @@ impl Core {
             log: log.clone(),
             session_id: session.id,
             model: locrit.ollama_model.clone(),
-            answers: user_message.id,
+            user_message: user_message.clone(),
             dropped_history: prompt.dropped,
         };
         let core = self.clone();
@@ -263,6 +266,39 @@ impl Core {
             .values()
             .find(|t| t.session_id == session_id && !t.log.is_finished())
             .map(|t| t.log.clone())
+    }
+
+    /// The session's messages before `before`, oldest first, read back page by page
+    /// only as far as `budget` tokens can hold.
+    async fn history_within(
+        &self,
+        session_id: Uuid,
+        before: i64,
+        budget: u32,
+    ) -> Result<Vec<Message>> {
+        let mut history: Vec<Message> = Vec::new();
+        let mut cursor = before;
+        let mut tokens = 0u32;
+        loop {
+            let page = MessagePage::Before {
+                before: Some(cursor),
+                limit: HISTORY_PAGE,
+            };
+            let older = self.store.messages(session_id, page).await?;
+            let more = older.len() == HISTORY_PAGE as usize;
+            tokens = older.iter().fold(tokens, |sum, m| {
+                sum.saturating_add(estimate_tokens(&m.content))
+            });
+            match older.first() {
+                Some(first) => cursor = first.seq,
+                None => break,
+            }
+            history.splice(0..0, older);
+            if !more || tokens >= budget || history.len() >= HISTORY_LIMIT {
+                break;
+            }
+        }
+        Ok(history)
     }
 
     async fn turn_session(&self, locrit: &Locrit, target: SessionTarget) -> Result<Session> {

@@ -34,10 +34,20 @@ pub fn estimate_tokens(text: &str) -> u32 {
     u32::try_from(text.len() / 3 + 4).unwrap_or(u32::MAX)
 }
 
+/// The window asked of the model.
+fn window(model_context: Option<u32>) -> u32 {
+    model_context.unwrap_or(DEFAULT_CONTEXT).min(MAX_CONTEXT)
+}
+
+/// The tokens the prompt may take: the window less a quarter kept for the reply.
+pub fn history_budget(model_context: Option<u32>) -> u32 {
+    let num_ctx = window(model_context);
+    num_ctx - num_ctx / 4
+}
+
 pub fn build(parts: PromptParts<'_>, model_context: Option<u32>) -> Prompt {
-    let num_ctx = model_context.unwrap_or(DEFAULT_CONTEXT).min(MAX_CONTEXT);
-    // Keep a quarter of the window for the reply.
-    let budget = num_ctx - num_ctx / 4;
+    let num_ctx = window(model_context);
+    let budget = history_budget(model_context);
 
     let mut system = parts.system;
     for memory in &parts.recalled {
@@ -50,6 +60,8 @@ pub fn build(parts: PromptParts<'_>, model_context: Option<u32>) -> Prompt {
         .history
         .iter()
         .filter(|m| matches!(m.role, Role::User | Role::Assistant) && !m.content.is_empty())
+        // A message the model never answered would make two user turns in a row.
+        .filter(|m| m.metadata.get("unanswered").is_none())
         .collect();
     // Walk back from the newest turn while it fits.
     let mut kept = 0;

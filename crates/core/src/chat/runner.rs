@@ -23,7 +23,8 @@ pub(super) struct Run {
     pub log: Arc<TurnLog>,
     pub session_id: Uuid,
     pub model: String,
-    pub answers: Uuid,
+    /// The message this turn answers.
+    pub user_message: Message,
     pub dropped_history: usize,
 }
 
@@ -31,6 +32,19 @@ enum Outcome {
     Done(ChatStats),
     Cancelled,
     Failed(LlmError),
+}
+
+/// Flags a user message the model never answered, so it is not silently left in the
+/// history: it stays in the transcript, marked, and later prompts leave it out.
+pub(super) async fn mark_unanswered(store: &dyn Store, message: &Message, reason: &str) {
+    let mut metadata = message.metadata.clone();
+    metadata["unanswered"] = json!(reason);
+    if let Err(error) = store
+        .set_message_metadata(message.locrit_id, message.id, &metadata)
+        .await
+    {
+        tracing::warn!(%error, message = %message.id, "could not mark a message unanswered");
+    }
 }
 
 impl Run {
@@ -92,6 +106,17 @@ impl Run {
                 }
             }
         };
+        let unanswered = match &end {
+            TurnEnd::Failed {
+                error,
+                partial: None,
+            } => Some(error.to_string()),
+            TurnEnd::Cancelled(None) => Some("cancelled before any reply".to_owned()),
+            _ => None,
+        };
+        if let Some(reason) = unanswered {
+            mark_unanswered(&*self.store, &self.user_message, &reason).await;
+        }
         self.log.end(end);
     }
 
@@ -118,7 +143,7 @@ impl Run {
         let mut metadata = json!({
             "model": self.model,
             "turn_id": self.log.turn_id,
-            "answers": [self.answers],
+            "answers": [self.user_message.id],
             "history_dropped": self.dropped_history,
         });
         if let Some(stats) = stats {
