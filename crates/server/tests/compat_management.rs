@@ -1042,7 +1042,7 @@ async fn unknown_routes_wrong_methods_and_big_bodies_answer_json() {
 fn fixture() -> String {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/original-config.yaml"
+        "/../../tests/fixtures/original-config.yaml"
     );
     std::fs::read_to_string(path).expect("read the original config.yaml fixture")
 }

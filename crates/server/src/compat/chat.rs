@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use locrit_core::chat::{SessionTarget, TurnRequest};
+use locrit_core::chat::{SessionTarget, Turn, TurnRequest};
 use locrit_core::{Core, Error, NewSessionSpec};
 use locrit_domain::{Caller, Locrit, SessionKind};
 use serde::Deserialize;
@@ -39,6 +39,16 @@ struct ChatBody {
 }
 
 impl ChatBody {
+    /// Reads the body and its message: `Message requis` when either is missing,
+    /// `Message vide` when the message is blank.
+    fn read(body: RawBody) -> Result<(Self, String), ApiError> {
+        let body: ChatBody = body
+            .parse()?
+            .ok_or_else(|| ApiError::bad_request(MESSAGE_REQUIRED))?;
+        let text = message_text(body.message.clone(), MESSAGE_REQUIRED, MESSAGE_EMPTY)?;
+        Ok((body, text))
+    }
+
     /// The conversation named, if any (an empty id means session mode).
     fn conversation(&self) -> Option<&str> {
         self.conversation_id.as_deref().filter(|id| !id.is_empty())
@@ -51,14 +61,9 @@ async fn chat(
     body: RawBody,
 ) -> Result<Response, ApiError> {
     let (core, name) = (&core, name.as_str());
-    let body: ChatBody = body
-        .parse()?
-        .ok_or_else(|| ApiError::bad_request(MESSAGE_REQUIRED))?;
-    let text = message_text(body.message.clone(), MESSAGE_REQUIRED, MESSAGE_EMPTY)?;
+    let (body, text) = ChatBody::read(body)?;
     if let Some(cid) = body.conversation() {
-        let (locrit, session) = conversation_of(core, name, cid).await?;
-        let request = conversation_turn(locrit, session.key, session.user_id, text);
-        let turn = start(core, Family::Conversation, request).await?;
+        let turn = start_in_conversation(core, name, cid, text).await?;
         let reply = finish(&turn, Family::Conversation).await?;
         return Ok(Json(conversation_reply(core, &turn, &reply).await).into_response());
     }
@@ -79,18 +84,29 @@ async fn stream(
     if !locrit.active {
         return Err(refusal(Family::Session, name, Error::Inactive));
     }
-    let body: ChatBody = body
-        .parse()?
-        .ok_or_else(|| ApiError::bad_request(MESSAGE_REQUIRED))?;
-    let text = message_text(body.message.clone(), MESSAGE_REQUIRED, MESSAGE_EMPTY)?;
+    let (body, text) = ChatBody::read(body)?;
     if let Some(cid) = body.conversation() {
-        let (locrit, session) = conversation_of(core, name, cid).await?;
-        let request = conversation_turn(locrit, session.key, session.user_id, text);
-        let turn = start(core, Family::Conversation, request).await?;
+        let turn = start_in_conversation(core, name, cid, text).await?;
         return Ok(sse(turn, Family::Conversation));
     }
     let turn = start(core, Family::Session, web_turn(locrit, text)?).await?;
     Ok(sse(turn, Family::Session))
+}
+
+/// Starts a turn in the conversation `cid`, which must be the Locrit `name`'s.
+async fn start_in_conversation(
+    core: &Core,
+    name: &str,
+    cid: &str,
+    text: String,
+) -> Result<Turn, ApiError> {
+    let (locrit, session) = conversation_of(core, name, cid).await?;
+    start(
+        core,
+        Family::Conversation,
+        conversation_turn(locrit, session.key, session.user_id, text),
+    )
+    .await
 }
 
 /// The Locrit named in the path; 404 `Locrit non trouvé`.
