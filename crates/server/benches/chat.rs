@@ -3,7 +3,10 @@
 //!
 //! `cargo bench -p locrit-server --bench chat` prints a table and writes
 //! `target/bench-chat.json`. `LOCRIT_BENCH_SECONDS` sets the time per cell (default 5);
-//! `LOCRIT_BENCH_POSTGRES_URL` runs it on PostgreSQL instead of SQLite.
+//! `LOCRIT_BENCH_POSTGRES_URL` runs it on PostgreSQL instead of SQLite;
+//! `LOCRIT_BENCH_SQLITE_SYNC=normal` measures SQLite without an fsync per commit;
+//! `LOCRIT_BENCH_CONTEXT` sets the model's window (default 4096), which bounds the
+//! history each Locrit prompt carries.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -11,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use locrit_core::{Core, GlobalConfigChanges};
 use locrit_server::{ServerConfig, router, serve};
-use locrit_store::StoreConfig;
+use locrit_store::{SqliteSync, StoreConfig};
 use locrit_testkit::{FakeOllama, Reply, TestDatabase};
 use serde_json::{Value, json};
 
@@ -84,8 +87,19 @@ async fn main() {
     ollama.set_reply(Reply::Tokens(
         (0..TOKENS).map(|i| format!(" t{i}")).collect(),
     ));
+    // The model's window bounds how much history each Locrit prompt carries.
+    let context: u32 = std::env::var("LOCRIT_BENCH_CONTEXT")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(4096);
+    ollama.add_model("llama3.2", context);
+    let sqlite_sync = match std::env::var("LOCRIT_BENCH_SQLITE_SYNC").as_deref() {
+        Ok("normal") => SqliteSync::Normal,
+        _ => SqliteSync::Full,
+    };
     let store = locrit_store::open(&StoreConfig {
         max_connections: 16,
+        sqlite_sync,
         ..StoreConfig::new(db.url())
     })
     .await
@@ -167,7 +181,9 @@ async fn main() {
         );
     }
 
-    println!("\nchat turns, {TOKENS}-token replies, {backend} store, {seconds} s per cell");
+    println!(
+        "\nchat turns, {TOKENS}-token replies, {backend} store ({sqlite_sync:?} sync), window {context}, {seconds} s per cell"
+    );
     println!(
         "{:<22} {:>5} {:>8} {:>10} {:>9} {:>9}",
         "target", "conc.", "turns", "turns/s", "p50 ms", "p99 ms"
