@@ -2,7 +2,7 @@ use std::collections::BTreeSet;
 
 use anyhow::Context;
 use locrit_core::{Core, GlobalConfigChanges};
-use locrit_server::{ServerConfig, router, serve};
+use locrit_server::{ServerConfig, app, serve};
 use tokio::net::TcpListener;
 
 use crate::args::ServeArgs;
@@ -41,7 +41,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "listening beyond this machine: anyone who can reach {local} can use this server"
         );
     }
-    serve(listener, router(core, &config), shutdown_signal()).await?;
+    let (app, sockets) = app(core, &config);
+    let shutdown = async move {
+        shutdown_signal().await;
+        // Long-polling clients would otherwise hold the shutdown until their next ping.
+        sockets.close().await;
+    };
+    serve(listener, app, shutdown).await?;
     tracing::info!("Locrit stopped");
     Ok(())
 }

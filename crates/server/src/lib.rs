@@ -1,6 +1,8 @@
 //! Locrit's HTTP surfaces. Each is a thin adapter over [`locrit_core::Core`]:
 //! - [`api`]: the clean, versioned JSON API (`/api/v2`), described by OpenAPI;
-//! - [`compat`]: the original Locrit's routes, with its field names and messages.
+//! - [`compat`]: the original Locrit's routes, with its field names and messages;
+//! - the original's Socket.IO chat (`/socket.io/`, namespaces `/` and `/chat`), with
+//!   live rooms and memory events.
 //!
 //! Errors of every surface go through [`error::ApiError`], the one place where a
 //! failure becomes a status and a JSON body.
@@ -10,6 +12,8 @@ pub mod compat;
 mod error;
 mod extract;
 mod router;
+mod socketio;
 
 pub use error::ApiError;
-pub use router::{ServerConfig, router, serve};
+pub use router::{ServerConfig, app, router, serve};
+pub use socketio::{SocketIoCloser, SocketIoSettings};

@@ -14,6 +14,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::socketio::{self, OriginCheck, SocketIoCloser, SocketIoSettings};
 use crate::{ApiError, api, compat};
 
 /// The origins of the original's web clients, always allowed.
@@ -29,8 +30,10 @@ const DEFAULT_ORIGINS: [&str; 4] = [
 pub struct ServerConfig {
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
-    /// Browser origins allowed besides the original's clients (CORS).
+    /// Browser origins allowed besides the original's clients (CORS, Socket.IO).
     pub cors_origins: Vec<String>,
+    /// The Socket.IO server's buffers.
+    pub socketio: SocketIoSettings,
 }
 
 impl Default for ServerConfig {
@@ -38,12 +41,19 @@ impl Default for ServerConfig {
         Self {
             body_limit: 1024 * 1024,
             cors_origins: Vec::new(),
+            socketio: SocketIoSettings::default(),
         }
     }
 }
 
 /// Builds the application.
 pub fn router(core: Core, config: &ServerConfig) -> Router {
+    app(core, config).0
+}
+
+/// Builds the application, and what closes its Socket.IO connections: call it when
+/// shutting down, or a long-polling client holds the shutdown until its next ping.
+pub fn app(core: Core, config: &ServerConfig) -> (Router, SocketIoCloser) {
     let routes = Router::new()
         .merge(api::router())
         .merge(compat::router())
@@ -55,8 +65,11 @@ pub fn router(core: Core, config: &ServerConfig) -> Router {
                 "Method not allowed",
             )
         })
-        .with_state(core);
-    with_layers(routes, config)
+        .with_state(core.clone());
+    let origins = OriginCheck::new(allowed_origins(&config.cors_origins));
+    let (routes, closer) =
+        socketio::layer(routes, core, &config.socketio, config.body_limit, origins);
+    (with_layers(routes, config), closer)
 }
 
 /// The layers every route shares.
@@ -73,15 +86,19 @@ fn with_layers(routes: Router, config: &ServerConfig) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-fn cors(extra_origins: &[String]) -> CorsLayer {
-    let origins: Vec<HeaderValue> = DEFAULT_ORIGINS
+/// The original's clients and the operator's origins.
+fn allowed_origins(extra_origins: &[String]) -> Vec<HeaderValue> {
+    DEFAULT_ORIGINS
         .iter()
         .map(|o| o.to_string())
         .chain(extra_origins.iter().cloned())
         .filter_map(|o| HeaderValue::from_str(o.trim_end_matches('/')).ok())
-        .collect();
+        .collect()
+}
+
+fn cors(extra_origins: &[String]) -> CorsLayer {
     CorsLayer::new()
-        .allow_origin(AllowOrigin::list(origins))
+        .allow_origin(AllowOrigin::list(allowed_origins(extra_origins)))
         .allow_credentials(true)
         .allow_methods([
             Method::GET,

@@ -47,7 +47,7 @@ pub(super) async fn conversation(core: &Core, cid: &str) -> Result<(Locrit, Sess
 
 /// The conversation `cid` of the Locrit named `name`: a conversation of another
 /// Locrit is `Conversation not found`, as if it did not exist.
-pub(super) async fn conversation_of(
+pub(crate) async fn conversation_of(
     core: &Core,
     name: &str,
     cid: &str,

@@ -8,13 +8,13 @@
 
 mod chat;
 mod config;
-mod conversations;
+pub(crate) mod conversations;
 mod health;
 mod json;
 mod locrits;
 mod ollama;
-mod settings;
-mod turn;
+pub(crate) mod settings;
+pub(crate) mod turn;
 mod v1;
 
 use axum::Router;

@@ -34,6 +34,6 @@ pub(super) fn locrit_settings(locrit: &Locrit) -> Value {
 }
 
 /// RFC 3339 with an explicit offset (`2025-09-13T14:29:07.098618+00:00`).
-pub(super) fn timestamp(time: DateTime<Utc>) -> String {
+pub(crate) fn timestamp(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::AutoSi, false)
 }

@@ -21,7 +21,7 @@ use crate::extract::{body_bytes, parse_json};
 
 /// The words a route family uses for its failures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Family {
+pub(crate) enum Family {
     /// Session mode (REST, SSE, v1 legacy): French, shape A.
     Session,
     /// Conversation mode (ConversationReply): English, shape B.
@@ -75,7 +75,7 @@ pub(super) fn client_id(field: &'static str, id: &str) -> Result<(), ApiError> {
 
 /// A refused turn (or a failure before the first token) in the family's words. The
 /// status comes from the shared mapping; only the text is the contract's.
-pub(super) fn refusal(family: Family, locrit: &str, error: Error) -> ApiError {
+pub(crate) fn refusal(family: Family, locrit: &str, error: Error) -> ApiError {
     use Family::{Conversation, Session};
     let text = match (&error, family) {
         (Error::NotFound(_), Session) => "Locrit non trouvé".to_owned(),
@@ -174,7 +174,7 @@ fn failure(family: Family, locrit: &str, end: TurnEnd, user_message: &Message) -
 }
 
 /// A stored message in the contract's Message shape (§4.1), with a few more fields.
-pub(super) fn message_json(message: &Message) -> Value {
+pub(crate) fn message_json(message: &Message) -> Value {
     let mut value = serde_json::to_value(message).unwrap_or_default();
     value["timestamp"] = json!(timestamp(message.timestamp));
     value["edited_at"] = json!(message.edited_at.map(timestamp));
@@ -198,7 +198,7 @@ pub(super) fn session_reply(turn: &Turn, reply: &Message) -> Map<String, Value> 
 
 /// The ConversationReply: the session-mode fields plus the conversation's id and its
 /// message count, read back from the store.
-pub(super) async fn conversation_reply(core: &Core, turn: &Turn, reply: &Message) -> Value {
+pub(crate) async fn conversation_reply(core: &Core, turn: &Turn, reply: &Message) -> Value {
     let count = match core.session(&turn.locrit, &turn.session.key).await {
         Ok(session) => session.message_count,
         // Deleted meanwhile: the two messages of this turn were stored all the same.
