@@ -1,5 +1,6 @@
-//! Chat turns through Locrit's REST API against the same turns sent straight to the
-//! (instant) fake Ollama, measured in one run, at concurrency 1, 8 and 32.
+//! Chat turns through Locrit's REST API against the same requests sent straight to the
+//! (instant) fake Ollama (the last request Locrit sent, history included), measured in
+//! one run, at concurrency 1, 8 and 32.
 //!
 //! `cargo bench -p locrit-server --bench chat` prints a table and writes
 //! `target/bench-chat.json`. `LOCRIT_BENCH_SECONDS` sets the time per cell (default 5);
@@ -144,41 +145,49 @@ async fn main() {
     let acknowledged = Arc::new(AtomicUsize::new(0));
     let mut cells = Vec::new();
     for concurrency in [1, 8, 32] {
-        let (http_direct, url) = (http.clone(), format!("{}/api/chat", ollama.url()));
-        cells.push(
-            measure("direct fake Ollama", concurrency, seconds, move |_| {
-                let (http, url) = (http_direct.clone(), url.clone());
-                async move {
-                    let body = json!({"model": "llama3.2", "messages": [{"role": "user", "content": "hello"}], "stream": true});
-                    let text = http.post(&url).json(&body).send().await.unwrap().text().await.unwrap();
-                    assert!(text.contains("\"done\":true"));
-                }
-            })
-            .await,
-        );
         let (http_locrit, path, acked) = (http.clone(), locrit_path.clone(), acknowledged.clone());
-        cells.push(
-            measure("Locrit REST chat", concurrency, seconds, move |worker| {
-                let (http, url, acked) = (
-                    http_locrit.clone(),
-                    format!("{path}/sessions/w{worker}/messages"),
-                    acked.clone(),
-                );
-                async move {
-                    let response = http
-                        .post(&url)
-                        .json(&json!({"content": "hello"}))
-                        .send()
-                        .await
-                        .unwrap();
-                    assert!(response.status().is_success(), "{}", response.status());
-                    let reply: Value = response.json().await.unwrap();
-                    assert!(reply["reply"]["id"].is_string());
-                    acked.fetch_add(1, Ordering::Relaxed);
-                }
-            })
-            .await,
-        );
+        let locrit_cell = measure("Locrit REST chat", concurrency, seconds, move |worker| {
+            let (http, url, acked) = (
+                http_locrit.clone(),
+                format!("{path}/sessions/w{worker}/messages"),
+                acked.clone(),
+            );
+            async move {
+                let response = http
+                    .post(&url)
+                    .json(&json!({"content": "hello"}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert!(response.status().is_success(), "{}", response.status());
+                let reply: Value = response.json().await.unwrap();
+                assert!(reply["reply"]["id"].is_string());
+                acked.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+        .await;
+        // The reference: the very request Locrit last sent (persona, history, message),
+        // sent straight to the fake.
+        let request = ollama.requests().pop().expect("Locrit called the model");
+        ollama.clear_requests();
+        let (http_direct, url) = (http.clone(), format!("{}/api/chat", ollama.url()));
+        let direct_cell = measure("direct fake Ollama", concurrency, seconds, move |_| {
+            let (http, url, body) = (http_direct.clone(), url.clone(), request.clone());
+            async move {
+                let text = http
+                    .post(&url)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap()
+                    .text()
+                    .await
+                    .unwrap();
+                assert!(text.contains("\"done\":true"));
+            }
+        })
+        .await;
+        cells.extend([direct_cell, locrit_cell]);
     }
 
     println!(
