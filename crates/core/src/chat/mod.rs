@@ -15,7 +15,7 @@ mod log;
 mod prompt;
 mod runner;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -42,6 +42,8 @@ const HISTORY_LIMIT: usize = 512;
 const CONTEXT_CACHE_TTL: Duration = Duration::from_secs(300);
 /// How long a finished turn's log stays available to late readers (SSE resumption).
 const FINISHED_TURN_RETENTION: Duration = Duration::from_secs(300);
+/// ...and at most this many finished turns are kept, so memory stays bounded under load.
+const FINISHED_TURN_CAP: usize = 1024;
 
 /// Which session a turn goes to.
 #[derive(Debug, Clone)]
@@ -98,11 +100,27 @@ type CachedContext = (Option<u32>, Instant);
 #[derive(Default)]
 pub(crate) struct ChatState {
     turns: Mutex<HashMap<Uuid, ActiveTurn>>,
+    /// Finished turns, oldest first, with when they finished.
+    finished: Mutex<VecDeque<(Uuid, Instant)>>,
     session_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     context_lengths: Mutex<HashMap<ModelKey, CachedContext>>,
 }
 
 impl ChatState {
+    /// Records that a turn ended, and forgets the finished turns past their retention.
+    fn finished(&self, turn_id: Uuid) {
+        let mut finished = self.finished.lock().expect("finished turns");
+        finished.push_back((turn_id, Instant::now()));
+        let mut turns = self.turns.lock().expect("turns");
+        while let Some(&(oldest, at)) = finished.front() {
+            if finished.len() <= FINISHED_TURN_CAP && at.elapsed() < FINISHED_TURN_RETENTION {
+                break;
+            }
+            finished.pop_front();
+            turns.remove(&oldest);
+        }
+    }
+
     /// The lock that serialises the turns of one session.
     fn session_lock(&self, session_id: Uuid) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.session_locks.lock().expect("session locks");
@@ -224,8 +242,7 @@ impl Core {
         tokio::spawn(async move {
             run.run(stream, cancel).await;
             drop(lock);
-            tokio::time::sleep(FINISHED_TURN_RETENTION).await;
-            core.chat.turns.lock().expect("turns").remove(&turn_id);
+            core.chat.finished(turn_id);
         });
         Ok(Turn {
             id: turn_id,
@@ -347,5 +364,36 @@ impl Core {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finished_turns_are_kept_up_to_the_cap_oldest_forgotten_first() {
+        let state = ChatState::default();
+        let ids: Vec<Uuid> = (0..FINISHED_TURN_CAP + 10)
+            .map(|_| Uuid::now_v7())
+            .collect();
+        for id in &ids {
+            let log = Arc::new(TurnLog::new(*id, Uuid::nil(), "s".into()));
+            let turn = ActiveTurn {
+                log,
+                cancel: CancellationToken::new(),
+                session_id: Uuid::nil(),
+            };
+            state.turns.lock().unwrap().insert(*id, turn);
+            state.finished(*id);
+        }
+        let turns = state.turns.lock().unwrap();
+        assert_eq!(turns.len(), FINISHED_TURN_CAP);
+        assert!(
+            ids[..10].iter().all(|id| !turns.contains_key(id)),
+            "the oldest are forgotten"
+        );
+        assert!(ids[10..].iter().all(|id| turns.contains_key(id)));
+        assert_eq!(state.finished.lock().unwrap().len(), FINISHED_TURN_CAP);
     }
 }

@@ -337,7 +337,7 @@ pub struct ResumeQuery {
 }
 
 /// The events of a turn, from the start or from where a client left off
-/// (`Last-Event-ID: <turn>.<index>`). Turns are kept for five minutes after they end.
+/// (`Last-Event-ID: <turn>.<index>`). Finished turns are kept five minutes (the last 1,024).
 #[utoipa::path(operation_id = "turn_events", get, path = "/api/v2/turns/{turn}/events", tag = "chat", params(("turn" = Uuid, Path), ResumeQuery),
     responses((status = 200, description = "text/event-stream"), (status = 404, body = ErrorBody)))]
 pub async fn events(
@@ -348,7 +348,7 @@ pub async fn events(
 ) -> Result<Response, ApiError> {
     let log = core
         .turn_log(turn_id)
-        .ok_or_else(|| ApiError::not_found("no such turn (they are kept five minutes)"))?;
+        .ok_or_else(|| ApiError::not_found("no such turn (finished turns are kept five minutes)"))?;
     let from = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
         Some(last) => resume_position(last, turn_id)
             .ok_or_else(|| ApiError::bad_request("Last-Event-ID is not an event of this turn"))?,
