@@ -39,6 +39,10 @@ pub enum Event {
     },
     /// A standalone long-term memory was added.
     MemoryAdded(Memory),
+    /// A standalone long-term memory was deleted.
+    MemoryDeleted { locrit_id: Uuid, memory_id: Uuid },
+    /// All of a Locrit's memory was wiped: sessions, messages, memories, concepts.
+    MemoryCleared { locrit_id: Uuid },
 }
 
 impl Event {
@@ -50,6 +54,9 @@ impl Event {
                 *locrit_id
             }
             Event::MemoryAdded(memory) => memory.locrit_id,
+            Event::MemoryDeleted { locrit_id, .. } | Event::MemoryCleared { locrit_id } => {
+                *locrit_id
+            }
         }
     }
 }

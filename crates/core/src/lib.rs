@@ -18,6 +18,7 @@ use locrit_store::Store;
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};
+pub use memory::{ConceptDetails, MAX_RELATION_DEPTH, MemorySummary, SUMMARY_ITEMS};
 pub use sessions::NewSessionSpec;
 
 /// The running Locrit service: its store and what it needs to act on it.

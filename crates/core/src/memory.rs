@@ -2,13 +2,249 @@
 //! adding standalone memories. Each change is published on the event bus once it is
 //! stored, so live views (Socket.IO `memory_updated`) follow without reloading.
 
-use locrit_domain::{Locrit, Memory, Message, NewMemory, Session, ValidationError};
+use locrit_domain::{
+    Concept, Locrit, Memory, MemoryService, Message, NewMemory, Session, ValidationError,
+};
+use locrit_store::{ConceptChanges, LocritStats, SessionQuery};
 use uuid::Uuid;
 
 use crate::events::Event;
 use crate::{Core, Error, Result};
 
+/// How many recent messages, and top concepts, a memory summary shows.
+pub const SUMMARY_ITEMS: u32 = 20;
+
+/// How many matching messages a search ranks, at most (the newest ones).
+const SEARCH_CANDIDATES: u32 = 1000;
+
+/// How many messages mentioning a concept its details show.
+const CONTEXT_EXAMPLES: u32 = 5;
+/// How far from a concept its related concepts are looked for, at most.
+pub const MAX_RELATION_DEPTH: u32 = 5;
+
+/// A concept with where it was mentioned and what it relates to.
+#[derive(Debug, Clone)]
+pub struct ConceptDetails {
+    pub concept: Concept,
+    /// Newest messages mentioning it by name.
+    pub context_examples: Vec<Message>,
+    /// Directly related concepts, with the relation.
+    pub related: Vec<(Concept, String)>,
+}
+
+/// What a Locrit remembers, at a glance.
+#[derive(Debug, Clone, Default)]
+pub struct MemorySummary {
+    /// False when the Locrit's memory is switched off (`memory_service: disabled`):
+    /// then everything else is empty.
+    pub enabled: bool,
+    pub stats: LocritStats,
+    /// Up to [`SUMMARY_ITEMS`], newest first, across sessions.
+    pub recent_messages: Vec<Message>,
+    /// Every live session, most recently updated first.
+    pub sessions: Vec<Session>,
+    /// Up to [`SUMMARY_ITEMS`], most mentioned first.
+    pub top_concepts: Vec<Concept>,
+}
+
 impl Core {
+    /// The counters of a Locrit's memory; `None` when its memory is switched off.
+    pub async fn memory_stats(&self, locrit: &Locrit) -> Result<Option<LocritStats>> {
+        if locrit.memory_service == MemoryService::Disabled {
+            return Ok(None);
+        }
+        Ok(Some(self.store.locrit_stats(locrit.id).await?))
+    }
+
+    /// Counters, recent messages, sessions and top concepts of a Locrit's memory.
+    pub async fn memory_summary(&self, locrit: &Locrit) -> Result<MemorySummary> {
+        let Some(stats) = self.memory_stats(locrit).await? else {
+            return Ok(MemorySummary::default());
+        };
+        let recent_messages = self.store.recent_messages(locrit.id, SUMMARY_ITEMS).await?;
+        let sessions = self.memory_sessions(locrit).await?;
+        let mut top_concepts = self.store.concepts(locrit.id).await?;
+        top_concepts.truncate(SUMMARY_ITEMS as usize);
+        Ok(MemorySummary {
+            enabled: true,
+            stats,
+            recent_messages,
+            sessions,
+            top_concepts,
+        })
+    }
+
+    /// The Locrit's messages containing `query` (any case), at most `limit`: the most
+    /// occurrences first, then the newest. Empty when its memory is switched off.
+    pub async fn search_messages(
+        &self,
+        locrit: &Locrit,
+        query: &str,
+        limit: u32,
+    ) -> Result<Vec<Message>> {
+        let query = query.trim();
+        if query.is_empty() {
+            return Err(ValidationError::new("q", "must not be empty").into());
+        }
+        if locrit.memory_service == MemoryService::Disabled || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut found = self
+            .store
+            .search_messages(locrit.id, query, SEARCH_CANDIDATES)
+            .await?;
+        let needle = query.to_lowercase();
+        // A stable sort: equal scores keep the store's order, newest first.
+        found.sort_by_cached_key(|m| {
+            std::cmp::Reverse(m.content.to_lowercase().matches(&needle).count())
+        });
+        found.truncate(limit as usize);
+        Ok(found)
+    }
+
+    /// Every live session of a Locrit, chats and conversations, most recently updated
+    /// first.
+    pub async fn memory_sessions(&self, locrit: &Locrit) -> Result<Vec<Session>> {
+        let query = SessionQuery {
+            locrit_id: Some(locrit.id),
+            ..SessionQuery::default()
+        };
+        Ok(self.store.sessions(&query).await?)
+    }
+
+    /// A Locrit's standalone memories, newest first.
+    pub async fn memories(&self, locrit: &Locrit) -> Result<Vec<Memory>> {
+        Ok(self.store.memories(locrit.id).await?)
+    }
+
+    /// Deletes one standalone memory.
+    pub async fn delete_memory(&self, locrit: &Locrit, id: Uuid) -> Result<()> {
+        if !self.store.delete_memory(locrit.id, id).await? {
+            return Err(Error::NotFound("memory"));
+        }
+        self.events.publish(Event::MemoryDeleted {
+            locrit_id: locrit.id,
+            memory_id: id,
+        });
+        Ok(())
+    }
+
+    /// A Locrit's concepts, most mentioned first.
+    pub async fn concepts(&self, locrit: &Locrit) -> Result<Vec<Concept>> {
+        Ok(self.store.concepts(locrit.id).await?)
+    }
+
+    /// The concept with this name (and type, when given): the most mentioned one.
+    pub async fn concept_named(
+        &self,
+        locrit: &Locrit,
+        name: &str,
+        kind: Option<&str>,
+    ) -> Result<Concept> {
+        self.concepts(locrit)
+            .await?
+            .into_iter()
+            .find(|c| c.name == name && kind.is_none_or(|k| c.kind == k))
+            .ok_or(Error::NotFound("concept"))
+    }
+
+    /// A concept, where it was mentioned and what it relates to.
+    pub async fn concept_details(
+        &self,
+        locrit: &Locrit,
+        name: &str,
+        kind: Option<&str>,
+    ) -> Result<ConceptDetails> {
+        let concept = self.concept_named(locrit, name, kind).await?;
+        let context_examples = self
+            .store
+            .search_messages(locrit.id, &concept.name, CONTEXT_EXAMPLES)
+            .await?;
+        let related = self.store.concept_neighbours(concept.id).await?;
+        Ok(ConceptDetails {
+            concept,
+            context_examples,
+            related,
+        })
+    }
+
+    /// The concepts reachable from the named one in at most `depth` relations (1 to
+    /// [`MAX_RELATION_DEPTH`]), nearest first, each once, with the relation that reached it.
+    pub async fn related_concepts(
+        &self,
+        locrit: &Locrit,
+        name: &str,
+        depth: u32,
+    ) -> Result<(Concept, Vec<(Concept, String)>)> {
+        let start = self.concept_named(locrit, name, None).await?;
+        let mut seen = std::collections::HashSet::from([start.id]);
+        let mut frontier = vec![start.id];
+        let mut related = Vec::new();
+        for _ in 0..depth.clamp(1, MAX_RELATION_DEPTH) {
+            let mut next = Vec::new();
+            for id in frontier {
+                for (concept, relation) in self.store.concept_neighbours(id).await? {
+                    if seen.insert(concept.id) {
+                        next.push(concept.id);
+                        related.push((concept, relation));
+                    }
+                }
+            }
+            if next.is_empty() {
+                break;
+            }
+            frontier = next;
+        }
+        Ok((start, related))
+    }
+
+    /// Changes a concept's name, description or confidence (from 0 to 1).
+    pub async fn update_concept(
+        &self,
+        locrit: &Locrit,
+        id: Uuid,
+        changes: &ConceptChanges,
+    ) -> Result<Concept> {
+        if changes.is_empty() {
+            return Err(ValidationError::new("concept", "nothing to change").into());
+        }
+        if changes.name.as_deref().is_some_and(|n| n.trim().is_empty()) {
+            return Err(ValidationError::new("name", "must not be empty").into());
+        }
+        if changes
+            .confidence
+            .is_some_and(|c| !(0.0..=1.0).contains(&c))
+        {
+            return Err(ValidationError::new("confidence", "must be between 0.0 and 1.0").into());
+        }
+        match self.store.update_concept(locrit.id, id, changes).await {
+            Ok(Some(concept)) => Ok(concept),
+            Ok(None) => Err(Error::NotFound("concept")),
+            Err(locrit_store::StoreError::Conflict(_)) => Err(Error::Conflict(
+                "a concept with this name and type already exists".into(),
+            )),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Deletes a concept and its relations.
+    pub async fn delete_concept(&self, locrit: &Locrit, id: Uuid) -> Result<()> {
+        if !self.store.delete_concept(locrit.id, id).await? {
+            return Err(Error::NotFound("concept"));
+        }
+        Ok(())
+    }
+
+    /// Wipes a Locrit's whole memory (sessions, messages, memories, concepts) at once;
+    /// the Locrit and its settings stay.
+    pub async fn clear_memory(&self, locrit: &Locrit) -> Result<()> {
+        self.store.clear_memory(locrit.id).await?;
+        self.events.publish(Event::MemoryCleared {
+            locrit_id: locrit.id,
+        });
+        Ok(())
+    }
+
     /// One message of this Locrit, whatever its session.
     pub async fn message(&self, locrit: &Locrit, id: Uuid) -> Result<Message> {
         self.store

@@ -42,6 +42,21 @@ pub enum MessagePage {
     After { after: i64, limit: u32 },
 }
 
+/// What to change in a concept; `None` keeps the field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConceptChanges {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// From 0 to 1.
+    pub confidence: Option<f64>,
+}
+
+impl ConceptChanges {
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.description.is_none() && self.confidence.is_none()
+    }
+}
+
 /// Counters of one Locrit's memory.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LocritStats {
@@ -116,8 +131,19 @@ pub trait Store: Send + Sync + 'static {
         metadata: &Value,
     ) -> Result<bool>;
     async fn delete_message(&self, locrit_id: Uuid, id: Uuid) -> Result<bool>;
-    /// The Locrit's newest messages across sessions, newest first.
+    /// The Locrit's newest messages across its live sessions (a session marked deleted
+    /// is left out), newest first.
     async fn recent_messages(&self, locrit_id: Uuid, limit: u32) -> Result<Vec<Message>>;
+    /// The Locrit's messages (in live sessions) whose content contains `text`, ignoring
+    /// case (ASCII case only on SQLite), newest first. `%` and `_` are plain characters.
+    async fn search_messages(
+        &self,
+        locrit_id: Uuid,
+        text: &str,
+        limit: u32,
+    ) -> Result<Vec<Message>>;
+    /// Counters of the Locrit's memory; like the session list, they leave out the
+    /// sessions marked deleted, and their messages.
     async fn locrit_stats(&self, locrit_id: Uuid) -> Result<LocritStats>;
 
     // Long-term memories and concepts.
@@ -135,6 +161,23 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Concept>;
     /// Concepts, most mentioned first.
     async fn concepts(&self, locrit_id: Uuid) -> Result<Vec<Concept>>;
+    /// Changes a concept of this Locrit; `None` when there is none. A name its Locrit
+    /// already has for this type is `StoreError::Conflict`.
+    async fn update_concept(
+        &self,
+        locrit_id: Uuid,
+        id: Uuid,
+        changes: &ConceptChanges,
+    ) -> Result<Option<Concept>>;
+    /// Deletes a concept of this Locrit and its relations.
+    async fn delete_concept(&self, locrit_id: Uuid, id: Uuid) -> Result<bool>;
+    /// Records that `from` relates to `to` (once per relation).
+    async fn relate_concepts(&self, from: Uuid, to: Uuid, relation: &str) -> Result<()>;
+    /// The concepts related to this one, either way, with the relation, by name.
+    async fn concept_neighbours(&self, id: Uuid) -> Result<Vec<(Concept, String)>>;
+    /// Deletes every session, message, memory and concept of one Locrit, in one
+    /// transaction; the Locrit itself stays. Returns how many sessions were deleted.
+    async fn clear_memory(&self, locrit_id: Uuid) -> Result<u64>;
 
     // Server-wide settings, one JSON document per key.
     async fn setting(&self, key: &str) -> Result<Option<Value>>;

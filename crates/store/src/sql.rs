@@ -38,6 +38,20 @@ pub(crate) fn select_memories(filter: &str) -> String {
     format!("SELECT {MEMORY_COLUMNS} FROM memories {filter}")
 }
 
+/// A `LIKE` pattern matching `text` anywhere, lowercased, for `ESCAPE '\'`.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len() + 2);
+    pattern.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
 /// Binds every column of a Locrit, in `LOCRIT_COLUMNS` order.
 macro_rules! bind_locrit {
     ($query:expr, $locrit:expr) => {{
@@ -362,9 +376,30 @@ macro_rules! impl_store {
             async fn recent_messages(&self, locrit_id: Uuid, limit: u32) -> Result<Vec<Message>> {
                 let rows: Vec<MessageRow> = sqlx::query_as(concat!(
                     message_select!(),
-                    "WHERE m.locrit_id = $1 ORDER BY m.created_at DESC, m.seq DESC LIMIT $2"
+                    "WHERE m.locrit_id = $1 AND s.status <> 'deleted' \
+                     ORDER BY m.created_at DESC, m.seq DESC LIMIT $2"
                 ))
                 .bind(locrit_id)
+                .bind(i64::from(limit))
+                .fetch_all(&self.pool)
+                .await?;
+                rows.into_iter().map(Message::try_from).collect()
+            }
+
+            async fn search_messages(
+                &self,
+                locrit_id: Uuid,
+                text: &str,
+                limit: u32,
+            ) -> Result<Vec<Message>> {
+                let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+                    message_select!(),
+                    "WHERE m.locrit_id = $1 AND s.status <> 'deleted' \
+                     AND LOWER(m.content) LIKE $2 ESCAPE '\\' \
+                     ORDER BY m.created_at DESC, m.seq DESC LIMIT $3"
+                ))
+                .bind(locrit_id)
+                .bind($crate::sql::contains_pattern(text))
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
@@ -375,12 +410,15 @@ macro_rules! impl_store {
                 let (messages, sessions, concepts, memories, users): (i64, i64, i64, i64, i64) =
                     sqlx::query_as(
                         "SELECT \
-                         (SELECT COUNT(*) FROM messages WHERE locrit_id = $1), \
+                         (SELECT COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id \
+                          WHERE m.locrit_id = $1 AND s.status <> 'deleted'), \
                          (SELECT COUNT(*) FROM sessions WHERE locrit_id = $1 AND status <> 'deleted'), \
                          (SELECT COUNT(*) FROM concepts WHERE locrit_id = $1), \
                          (SELECT COUNT(*) FROM memories WHERE locrit_id = $1), \
-                         (SELECT COUNT(DISTINCT user_id) FROM messages \
-                          WHERE locrit_id = $1 AND user_id IS NOT NULL AND user_id <> '')",
+                         (SELECT COUNT(DISTINCT m.user_id) FROM messages m \
+                          JOIN sessions s ON s.id = m.session_id \
+                          WHERE m.locrit_id = $1 AND s.status <> 'deleted' \
+                          AND m.user_id IS NOT NULL AND m.user_id <> '')",
                     )
                     .bind(locrit_id)
                     .fetch_one(&self.pool)
@@ -462,6 +500,116 @@ macro_rules! impl_store {
                 let rows: Vec<ConceptRow> =
                     sqlx::query_as(&sql).bind(locrit_id).fetch_all(&self.pool).await?;
                 Ok(rows.into_iter().map(Concept::from).collect())
+            }
+
+            async fn update_concept(
+                &self,
+                locrit_id: Uuid,
+                id: Uuid,
+                changes: &$crate::ConceptChanges,
+            ) -> Result<Option<Concept>> {
+                let sql = format!(
+                    "UPDATE concepts SET name = COALESCE($3, name), \
+                     description = COALESCE($4, description), \
+                     confidence = COALESCE($5, confidence) \
+                     WHERE locrit_id = $1 AND id = $2 RETURNING {}",
+                    $crate::sql::CONCEPT_COLUMNS
+                );
+                let row: Option<ConceptRow> = sqlx::query_as(&sql)
+                    .bind(locrit_id)
+                    .bind(id)
+                    .bind(&changes.name)
+                    .bind(&changes.description)
+                    .bind(changes.confidence)
+                    .fetch_optional(&self.writer)
+                    .await?;
+                Ok(row.map(Concept::from))
+            }
+
+            async fn delete_concept(&self, locrit_id: Uuid, id: Uuid) -> Result<bool> {
+                let mut tx = self.writer.begin().await?;
+                let done = sqlx::query("DELETE FROM concepts WHERE locrit_id = $1 AND id = $2")
+                    .bind(locrit_id)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                if done.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM concept_relations WHERE from_id = $1 OR to_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            async fn relate_concepts(&self, from: Uuid, to: Uuid, relation: &str) -> Result<()> {
+                sqlx::query(
+                    "INSERT INTO concept_relations (from_id, to_id, relation) VALUES ($1, $2, $3) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(from)
+                .bind(to)
+                .bind(relation)
+                .execute(&self.writer)
+                .await?;
+                Ok(())
+            }
+
+            async fn concept_neighbours(&self, id: Uuid) -> Result<Vec<(Concept, String)>> {
+                let columns = $crate::sql::CONCEPT_COLUMNS
+                    .split(", ")
+                    .map(|c| format!("c.{c}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "SELECT {columns}, r.relation FROM concept_relations r \
+                     JOIN concepts c ON c.id = r.to_id WHERE r.from_id = $1 \
+                     UNION SELECT {columns}, r.relation FROM concept_relations r \
+                     JOIN concepts c ON c.id = r.from_id WHERE r.to_id = $1"
+                );
+                let rows: Vec<(ConceptRow, String)> = sqlx::query(&sql)
+                    .bind(id)
+                    .fetch_all(&self.pool)
+                    .await?
+                    .iter()
+                    .map(|row| {
+                        let concept = <ConceptRow as sqlx::FromRow<_>>::from_row(row)?;
+                        Ok((concept, sqlx::Row::try_get::<String, _>(row, "relation")?))
+                    })
+                    .collect::<Result<_, sqlx::Error>>()?;
+                let mut related: Vec<(Concept, String)> =
+                    rows.into_iter().map(|(c, r)| (Concept::from(c), r)).collect();
+                related.sort_by(|a, b| (&a.0.name, &a.1).cmp(&(&b.0.name, &b.1)));
+                Ok(related)
+            }
+
+            async fn clear_memory(&self, locrit_id: Uuid) -> Result<u64> {
+                let mut tx = self.writer.begin().await?;
+                // Children first, so no foreign key (nor a missing cascade) stands in the way.
+                sqlx::query(
+                    "DELETE FROM concept_relations WHERE from_id IN \
+                     (SELECT id FROM concepts WHERE locrit_id = $1) \
+                     OR to_id IN (SELECT id FROM concepts WHERE locrit_id = $1)",
+                )
+                .bind(locrit_id)
+                .execute(&mut *tx)
+                .await?;
+                for sql in [
+                    "DELETE FROM messages WHERE locrit_id = $1",
+                    "DELETE FROM memories WHERE locrit_id = $1",
+                    "DELETE FROM concepts WHERE locrit_id = $1",
+                ] {
+                    sqlx::query(sql).bind(locrit_id).execute(&mut *tx).await?;
+                }
+                let sessions = sqlx::query("DELETE FROM sessions WHERE locrit_id = $1")
+                    .bind(locrit_id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(sessions.rows_affected())
             }
 
             async fn setting(&self, key: &str) -> Result<Option<Value>> {

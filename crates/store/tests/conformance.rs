@@ -7,7 +7,7 @@ use locrit_domain::{
     Locrit, MessageStatus, NewLocrit, NewMemory, NewMessage, NewSession, Role, SessionKind,
     SessionStatus,
 };
-use locrit_store::{MessagePage, SessionQuery, Store, StoreConfig, StoreError};
+use locrit_store::{ConceptChanges, MessagePage, SessionQuery, Store, StoreConfig, StoreError};
 use locrit_testkit::TestDatabase;
 use serde_json::json;
 use uuid::Uuid;
@@ -592,6 +592,258 @@ mod cases {
         );
     }
 
+    pub async fn clear_memory_wipes_one_locrit_only(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        let eve = locrit("Eve");
+        for l in [&bob, &eve] {
+            store.insert_locrit(l).await.unwrap();
+            let s1 = store.create_session(&chat(l.id, "s1")).await.unwrap();
+            let s2 = store.create_session(&chat(l.id, "s2")).await.unwrap();
+            for s in [&s1, &s2] {
+                store
+                    .append_messages(s.id, &[said(Role::User, "hi"), said(Role::Assistant, "yo")])
+                    .await
+                    .unwrap();
+            }
+            let first = store
+                .insert_memory(l.id, &memory("likes tea"))
+                .await
+                .unwrap();
+            let second = store
+                .insert_memory(l.id, &memory("likes coffee"))
+                .await
+                .unwrap();
+            assert!(first.id != second.id);
+            store
+                .mention_concept(l.id, "tea", "thing", None)
+                .await
+                .unwrap();
+            store
+                .mention_concept(l.id, "Lyon", "place", None)
+                .await
+                .unwrap();
+        }
+        assert_eq!(store.clear_memory(bob.id).await.unwrap(), 2);
+        let stats = store.locrit_stats(bob.id).await.unwrap();
+        assert_eq!(
+            (
+                stats.messages,
+                stats.sessions,
+                stats.concepts,
+                stats.memories,
+                stats.users
+            ),
+            (0, 0, 0, 0, 0)
+        );
+        assert!(store.session(bob.id, "s1").await.unwrap().is_none());
+        assert!(store.recent_messages(bob.id, 10).await.unwrap().is_empty());
+        assert!(store.memories(bob.id).await.unwrap().is_empty());
+        assert!(store.concepts(bob.id).await.unwrap().is_empty());
+        assert!(
+            store.locrit(bob.id).await.unwrap().is_some(),
+            "the Locrit stays"
+        );
+        let kept = store.locrit_stats(eve.id).await.unwrap();
+        assert_eq!(
+            (kept.messages, kept.sessions, kept.concepts, kept.memories),
+            (4, 2, 2, 2),
+            "another Locrit's memory is untouched"
+        );
+        // Cleared, it starts again from nothing: the same key opens a new session.
+        let again = store.create_session(&chat(bob.id, "s1")).await.unwrap();
+        assert_eq!(again.message_count, 0);
+        assert_eq!(store.clear_memory(bob.id).await.unwrap(), 1);
+        assert_eq!(store.clear_memory(bob.id).await.unwrap(), 0);
+    }
+
+    pub async fn sessions_marked_deleted_leave_recent_messages_and_stats(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let kept = store.create_session(&chat(bob.id, "kept")).await.unwrap();
+        store
+            .append_message(kept.id, &said(Role::User, "kept"))
+            .await
+            .unwrap();
+        let gone = store
+            .create_session(&NewSession {
+                kind: SessionKind::Conversation,
+                user_id: Some("carol".into()),
+                ..chat(bob.id, "gone")
+            })
+            .await
+            .unwrap();
+        store
+            .append_message(
+                gone.id,
+                &NewMessage {
+                    user_id: Some("carol".into()),
+                    ..NewMessage::new(Role::User, "secret")
+                },
+            )
+            .await
+            .unwrap();
+        let before = store.locrit_stats(bob.id).await.unwrap();
+        assert_eq!((before.messages, before.sessions, before.users), (2, 2, 2));
+        store
+            .set_session_status(gone.id, SessionStatus::Deleted)
+            .await
+            .unwrap();
+        let after = store.locrit_stats(bob.id).await.unwrap();
+        assert_eq!((after.messages, after.sessions, after.users), (1, 1, 1));
+        let recent = store.recent_messages(bob.id, 10).await.unwrap();
+        assert_eq!(
+            recent
+                .iter()
+                .map(|m| m.content.as_str())
+                .collect::<Vec<_>>(),
+            ["kept"]
+        );
+    }
+
+    pub async fn search_messages_by_substring(store: Arc<dyn Store>) {
+        let (bob, pixie) = (locrit("Bob"), locrit("Pixie"));
+        store.insert_locrit(&bob).await.unwrap();
+        store.insert_locrit(&pixie).await.unwrap();
+        let s = store.create_session(&chat(bob.id, "s")).await.unwrap();
+        let texts = [
+            "I love Rust",
+            "rust never sleeps",
+            "100% sure",
+            "a_b",
+            "back\\slash",
+            "nothing",
+        ];
+        for text in texts {
+            store
+                .append_message(s.id, &said(Role::User, text))
+                .await
+                .unwrap();
+        }
+        let other = store.create_session(&chat(pixie.id, "s")).await.unwrap();
+        store
+            .append_message(other.id, &said(Role::User, "Rust too"))
+            .await
+            .unwrap();
+        let found = |text: &'static str, limit: u32| {
+            let store = store.clone();
+            async move {
+                store
+                    .search_messages(bob.id, text, limit)
+                    .await
+                    .unwrap()
+                    .into_iter()
+                    .map(|m| m.content)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(
+            found("RUST", 10).await,
+            ["rust never sleeps", "I love Rust"],
+            "any case, newest first, this Locrit only"
+        );
+        assert_eq!(found("RUST", 1).await, ["rust never sleeps"]);
+        assert_eq!(found("%", 10).await, ["100% sure"], "% is a character");
+        assert_eq!(found("_", 10).await, ["a_b"], "_ is a character");
+        assert_eq!(found("\\", 10).await, ["back\\slash"]);
+        assert!(found("absent", 10).await.is_empty());
+    }
+
+    pub async fn concepts_are_edited_related_and_deleted(store: Arc<dyn Store>) {
+        let (bob, pixie) = (locrit("Bob"), locrit("Pixie"));
+        store.insert_locrit(&bob).await.unwrap();
+        store.insert_locrit(&pixie).await.unwrap();
+        let lyon = store
+            .mention_concept(bob.id, "Lyon", "place", Some("a city"))
+            .await
+            .unwrap();
+        let tea = store
+            .mention_concept(bob.id, "tea", "thing", None)
+            .await
+            .unwrap();
+        let alice = store
+            .mention_concept(bob.id, "Alice", "person", None)
+            .await
+            .unwrap();
+        store
+            .relate_concepts(alice.id, lyon.id, "lives_in")
+            .await
+            .unwrap();
+        store
+            .relate_concepts(alice.id, lyon.id, "lives_in")
+            .await
+            .unwrap();
+        store
+            .relate_concepts(alice.id, tea.id, "likes")
+            .await
+            .unwrap();
+        let names = |related: Vec<(locrit_domain::Concept, String)>| {
+            related
+                .into_iter()
+                .map(|(c, r)| (c.name, r))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            names(store.concept_neighbours(alice.id).await.unwrap()),
+            [
+                ("Lyon".to_owned(), "lives_in".to_owned()),
+                ("tea".into(), "likes".into())
+            ],
+            "once each, by name"
+        );
+        assert_eq!(
+            names(store.concept_neighbours(lyon.id).await.unwrap()),
+            [("Alice".to_owned(), "lives_in".to_owned())],
+            "either way"
+        );
+
+        let changes = ConceptChanges {
+            description: Some("capital of gastronomy".into()),
+            confidence: Some(0.9),
+            ..Default::default()
+        };
+        assert_eq!(
+            store
+                .update_concept(pixie.id, lyon.id, &changes)
+                .await
+                .unwrap(),
+            None,
+            "scoped to its Locrit"
+        );
+        let edited = store
+            .update_concept(bob.id, lyon.id, &changes)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (
+                edited.name.as_str(),
+                edited.description.as_deref(),
+                edited.confidence
+            ),
+            ("Lyon", Some("capital of gastronomy"), 0.9)
+        );
+        let renamed = ConceptChanges {
+            name: Some("Lugdunum".into()),
+            ..Default::default()
+        };
+        let edited = store
+            .update_concept(bob.id, lyon.id, &renamed)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((edited.name.as_str(), edited.mentions), ("Lugdunum", 1));
+
+        assert!(!store.delete_concept(pixie.id, tea.id).await.unwrap());
+        assert!(store.delete_concept(bob.id, tea.id).await.unwrap());
+        assert!(!store.delete_concept(bob.id, tea.id).await.unwrap());
+        assert_eq!(
+            names(store.concept_neighbours(alice.id).await.unwrap()),
+            [("Lugdunum".to_owned(), "lives_in".to_owned())],
+            "its relations go with it"
+        );
+        assert_eq!(store.concepts(bob.id).await.unwrap().len(), 2);
+    }
+
     pub async fn settings_are_upserted(store: Arc<dyn Store>) {
         assert_eq!(store.setting("config").await.unwrap(), None);
         store
@@ -696,5 +948,9 @@ conformance!(
     edit_and_delete_messages_within_their_locrit,
     recent_messages_and_stats_span_sessions,
     memories_and_concepts,
+    clear_memory_wipes_one_locrit_only,
+    sessions_marked_deleted_leave_recent_messages_and_stats,
+    search_messages_by_substring,
+    concepts_are_edited_related_and_deleted,
     settings_are_upserted,
 );

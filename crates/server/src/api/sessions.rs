@@ -346,9 +346,9 @@ pub async fn events(
     Query(query): Query<ResumeQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let log = core
-        .turn_log(turn_id)
-        .ok_or_else(|| ApiError::not_found("no such turn (finished turns are kept five minutes)"))?;
+    let log = core.turn_log(turn_id).ok_or_else(|| {
+        ApiError::not_found("no such turn (finished turns are kept five minutes)")
+    })?;
     let from = match headers.get("last-event-id").and_then(|v| v.to_str().ok()) {
         Some(last) => resume_position(last, turn_id)
             .ok_or_else(|| ApiError::bad_request("Last-Event-ID is not an event of this turn"))?,

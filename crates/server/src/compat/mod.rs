@@ -12,6 +12,7 @@ pub(crate) mod conversations;
 mod health;
 mod json;
 mod locrits;
+pub(crate) mod memory;
 mod ollama;
 pub(crate) mod settings;
 pub(crate) mod turn;
@@ -32,6 +33,7 @@ pub fn router() -> Router<Core> {
         .merge(ollama::routes())
         .merge(chat::routes())
         .merge(conversations::routes())
+        .merge(memory::routes())
         .merge(v1::routes())
 }
 

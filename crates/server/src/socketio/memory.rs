@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use locrit_core::events::Event;
-use locrit_domain::Memory;
 use serde_json::{Value, json};
 use socketioxide::extract::SocketRef;
 use uuid::Uuid;
@@ -17,7 +16,7 @@ use uuid::Uuid;
 use super::hub::Hub;
 use super::send::{self, Sent, Stall};
 use super::{NAMESPACES, conn, now, text, words};
-use crate::compat::settings::timestamp;
+use crate::compat::memory::memory_json;
 use crate::compat::turn::message_json;
 
 /// How often a socket owed a `resync` is tried again.
@@ -166,16 +165,13 @@ fn describe(event: &Event) -> Option<Value> {
             "kind": "memory_added",
             "memory": memory_json(memory),
         }),
+        Event::MemoryDeleted { memory_id, .. } => json!({
+            "kind": "memory_deleted",
+            "memory_id": memory_id,
+        }),
+        Event::MemoryCleared { .. } => json!({"kind": "memory_cleared"}),
     };
     let mut body = body;
     body["timestamp"] = json!(now());
     Some(body)
-}
-
-/// A MemoryItem (§4.1), with the rest of what is stored.
-fn memory_json(memory: &Memory) -> Value {
-    let mut value = serde_json::to_value(memory).unwrap_or_default();
-    value["created_at"] = json!(timestamp(memory.created_at));
-    value["last_accessed"] = json!(memory.last_accessed.map(timestamp));
-    value
 }
