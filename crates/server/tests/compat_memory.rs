@@ -12,24 +12,9 @@ const NAME: &str = "Bob Technique";
 const WEB_KEY: &str = "web_anonymous_user_Bob Technique";
 const FULL_REQUIRED: &str = "Accès à la mémoire complète requis";
 
-/// Creates an active Locrit, then applies `settings` (e.g. its `access_to`).
+/// Creates an active Locrit (description "Expert"), then applies `settings`.
 async fn locrit(server: &TestServer, name: &str, settings: Value) {
-    let (status, body) = server
-        .post(
-            "/api/create-locrit",
-            json!({"name": name, "description": "Expert", "model": "llama3.2"}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    let mut update = json!({"active": true});
-    update
-        .as_object_mut()
-        .unwrap()
-        .extend(settings.as_object().unwrap().clone());
-    let (status, body) = server
-        .put(&format!("/api/locrits/{}/config", segment(name)), update)
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
+    server.create_active_locrit(name, settings).await;
 }
 
 fn full() -> Value {

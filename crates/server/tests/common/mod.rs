@@ -113,6 +113,27 @@ impl TestServer {
         self.call(Method::DELETE, path, None).await
     }
 
+    /// Creates an active Locrit (description "Expert") through the original's routes,
+    /// then applies `settings` with `PUT /api/locrits/<name>/config`.
+    pub async fn create_active_locrit(&self, name: &str, settings: Value) {
+        let (status, body) = self
+            .post(
+                "/api/create-locrit",
+                serde_json::json!({"name": name, "description": "Expert", "model": "llama3.2"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let mut update = serde_json::json!({"active": true});
+        update
+            .as_object_mut()
+            .unwrap()
+            .extend(settings.as_object().unwrap().clone());
+        let (status, body) = self
+            .put(&format!("/api/locrits/{}/config", segment(name)), update)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+
     /// Sends a raw body with the given content type.
     pub async fn send_raw(
         &self,
