@@ -8,6 +8,8 @@ use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use locrit_core::Error;
+use locrit_core::chat::{TurnEnd, TurnError};
+use locrit_domain::Message;
 use locrit_llm::LlmError;
 use locrit_store::StoreError;
 use serde::Serialize;
@@ -141,6 +143,41 @@ impl From<StoreError> for ApiError {
             }
         }
     }
+}
+
+/// The error of a turn that ended without a complete reply, naming what was stored:
+/// `user_message_id`, and the `partial` reply (kept as `interrupted` or `cancelled`),
+/// shown by the surface's `show`.
+pub fn turn_failure(
+    end: &TurnEnd,
+    user_message: &Message,
+    show: impl Fn(&Message) -> Value,
+) -> ApiError {
+    let (error, partial) = match end {
+        TurnEnd::Completed(_) => unreachable!("a completed turn is no failure"),
+        TurnEnd::Cancelled(partial) => (
+            ApiError::new(StatusCode::CONFLICT, "cancelled", "the turn was cancelled"),
+            partial,
+        ),
+        TurnEnd::Failed {
+            error: TurnError::Llm(llm),
+            partial,
+        } => (ApiError::from(llm.clone()), partial),
+        TurnEnd::Failed {
+            error: TurnError::Store(message),
+            partial,
+        } => (
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                message.clone(),
+            ),
+            partial,
+        ),
+    };
+    error
+        .with_extra("user_message_id", serde_json::json!(user_message.id))
+        .with_extra("partial", partial.as_ref().map_or(Value::Null, show))
 }
 
 impl ApiError {

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use futures::{Stream, StreamExt};
-use locrit_core::chat::{SessionTarget, TurnEnd, TurnError, TurnEvent, TurnLog, TurnRequest};
+use locrit_core::chat::{SessionTarget, TurnEnd, TurnEvent, TurnLog, TurnRequest};
 use locrit_core::{Core, NewSessionSpec};
 use locrit_domain::{Caller, Locrit, Message, Session, SessionKind};
 use locrit_store::{MessagePage, SessionQuery};
@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::ApiError;
-use crate::error::ErrorBody;
+use crate::error::{ErrorBody, turn_failure};
 use crate::extract::{JsonBody, Path, Query};
 
 const DEFAULT_PAGE: u32 = 50;
@@ -260,37 +260,8 @@ pub async fn send(
             reply,
         })
         .into_response()),
-        end => Err(turn_failure(end, &turn.user_message)),
+        end => Err(turn_failure(&end, &turn.user_message, |m| json!(m))),
     }
-}
-
-/// The error of a turn that did not complete, naming what was stored.
-fn turn_failure(end: TurnEnd, user_message: &Message) -> ApiError {
-    let (error, partial) = match end {
-        TurnEnd::Completed(_) => unreachable!("a completed turn is no failure"),
-        TurnEnd::Cancelled(partial) => (
-            ApiError::new(StatusCode::CONFLICT, "cancelled", "the turn was cancelled"),
-            partial,
-        ),
-        TurnEnd::Failed {
-            error: TurnError::Llm(llm),
-            partial,
-        } => (llm.into(), partial),
-        TurnEnd::Failed {
-            error: TurnError::Store(message),
-            partial,
-        } => (
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                message,
-            ),
-            partial,
-        ),
-    };
-    error
-        .with_extra("user_message_id", json!(user_message.id))
-        .with_extra("partial", json!(partial))
 }
 
 fn accepts_event_stream(headers: &HeaderMap) -> bool {

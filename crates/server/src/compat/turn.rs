@@ -17,6 +17,7 @@ use serde_json::{Map, Value, json};
 
 use super::settings::timestamp;
 use crate::ApiError;
+use crate::error::turn_failure;
 use crate::extract::{body_bytes, parse_json};
 
 /// The words a route family uses for its failures.
@@ -140,37 +141,21 @@ pub(super) async fn finish(turn: &Turn, family: Family) -> Result<Message, ApiEr
     }
 }
 
-/// A turn that ended without a complete reply.
+/// A turn that ended without a complete reply, in the family's words; status and the
+/// stored ids as on every surface.
 fn failure(family: Family, locrit: &str, end: TurnEnd, user_message: &Message) -> ApiError {
-    let (error, partial) = match end {
-        TurnEnd::Completed(_) => unreachable!("a completed turn is no failure"),
+    let text = match &end {
         TurnEnd::Failed {
             error: TurnError::Llm(llm),
-            partial,
-        } => (refusal(family, locrit, Error::Llm(llm)), partial),
+            ..
+        } => refusal(family, locrit, Error::Llm(llm.clone())).message,
         TurnEnd::Failed {
             error: TurnError::Store(_),
-            partial,
-        } => (
-            ApiError::internal()
-                .with_message(generation_failed(family, "the reply could not be stored")),
-            partial,
-        ),
-        TurnEnd::Cancelled(partial) => (
-            ApiError::new(
-                StatusCode::CONFLICT,
-                "cancelled",
-                generation_failed(family, "cancelled"),
-            ),
-            partial,
-        ),
+            ..
+        } => generation_failed(family, "the reply could not be stored"),
+        _ => generation_failed(family, "cancelled"),
     };
-    error
-        .with_extra("user_message_id", json!(user_message.id))
-        .with_extra(
-            "partial",
-            partial.as_ref().map_or(Value::Null, message_json),
-        )
+    turn_failure(&end, user_message, message_json).with_message(text)
 }
 
 /// A stored message in the contract's Message shape (§4.1), with a few more fields.
