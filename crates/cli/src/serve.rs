@@ -1,7 +1,7 @@
 use std::collections::BTreeSet;
 
 use anyhow::Context;
-use locrit_core::{Core, GlobalConfigChanges};
+use locrit_core::{Core, GlobalConfigChanges, JobSettings};
 use locrit_server::{ServerConfig, app, serve};
 use tokio::net::TcpListener;
 
@@ -41,6 +41,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             "listening beyond this machine: anyone who can reach {local} can use this server"
         );
     }
+    let background = core.start_background(JobSettings::default());
     let (app, sockets) = app(core, &config);
     let shutdown = async move {
         shutdown_signal().await;
@@ -48,6 +49,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         sockets.close().await;
     };
     serve(listener, app, shutdown).await?;
+    background.stop().await;
     tracing::info!("Locrit stopped");
     Ok(())
 }

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use locrit_domain::{Memory, Message};
+use locrit_domain::{Job, Memory, Message};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -39,8 +39,14 @@ pub enum Event {
     },
     /// A standalone long-term memory was added.
     MemoryAdded(Memory),
+    /// A long-term memory was changed: edited, pinned, superseded or invalidated.
+    MemoryUpdated(Memory),
     /// A standalone long-term memory was deleted.
     MemoryDeleted { locrit_id: Uuid, memory_id: Uuid },
+    /// Concepts were learned, edited, related or deleted.
+    ConceptsChanged { locrit_id: Uuid },
+    /// A background job of this Locrit changed state (queued, done, failed…).
+    JobUpdated(Job),
     /// All of a Locrit's memory was wiped: sessions, messages, memories, concepts.
     MemoryCleared { locrit_id: Uuid },
 }
@@ -53,10 +59,11 @@ impl Event {
             Event::MessageDeleted { locrit_id, .. } | Event::SessionDeleted { locrit_id, .. } => {
                 *locrit_id
             }
-            Event::MemoryAdded(memory) => memory.locrit_id,
-            Event::MemoryDeleted { locrit_id, .. } | Event::MemoryCleared { locrit_id } => {
-                *locrit_id
-            }
+            Event::MemoryAdded(memory) | Event::MemoryUpdated(memory) => memory.locrit_id,
+            Event::JobUpdated(job) => job.locrit_id.unwrap_or_default(),
+            Event::MemoryDeleted { locrit_id, .. }
+            | Event::MemoryCleared { locrit_id }
+            | Event::ConceptsChanged { locrit_id } => *locrit_id,
         }
     }
 }

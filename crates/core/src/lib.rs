@@ -6,6 +6,7 @@ mod config;
 mod error;
 pub mod events;
 mod import;
+pub mod jobs;
 mod locrits;
 mod memory;
 mod ollama;
@@ -18,6 +19,7 @@ use locrit_store::Store;
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};
+pub use jobs::{Background, JobSettings};
 pub use memory::{ConceptDetails, MAX_RELATION_DEPTH, MemorySummary, SUMMARY_ITEMS};
 pub use sessions::NewSessionSpec;
 
@@ -28,6 +30,7 @@ pub struct Core {
     chat: Arc<chat::ChatState>,
     events: Arc<events::EventBus>,
     config_cache: Arc<config::ConfigCache>,
+    jobs: Arc<jobs::JobsState>,
 }
 
 impl Core {
@@ -37,6 +40,7 @@ impl Core {
             chat: Arc::default(),
             events: Arc::default(),
             config_cache: Arc::default(),
+            jobs: Arc::default(),
         }
     }
 

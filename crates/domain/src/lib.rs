@@ -5,6 +5,7 @@
 
 mod error;
 mod ids;
+mod job;
 mod locrit;
 mod memory;
 mod policy;
@@ -13,6 +14,7 @@ mod time;
 
 pub use error::ValidationError;
 pub use ids::{MAX_ID_BYTES, validate_client_id};
+pub use job::{Job, JobStatus, NewJob};
 pub use locrit::{
     AccessTo, DEFAULT_PERSONA, Locrit, LocritPatch, MemoryService, NewLocrit, OpenTo, PublicPage,
     validate_locrit_name,

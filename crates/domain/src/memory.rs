@@ -21,16 +21,30 @@ pub struct Memory {
     /// A newer memory that contradicts this one; superseded memories are kept, not deleted.
     pub superseded_by: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// When its owner last changed it.
+    pub updated_at: Option<DateTime<Utc>>,
     pub last_accessed: Option<DateTime<Utc>>,
+    /// When every message it was learned from was deleted: it is kept, never recalled.
+    pub invalidated_at: Option<DateTime<Utc>>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+impl Memory {
+    /// Still believed: neither superseded by a newer memory nor invalidated.
+    pub fn is_current(&self) -> bool {
+        self.superseded_by.is_none() && self.invalidated_at.is_none()
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewMemory {
     pub content: String,
     pub importance: f64,
     pub metadata: Value,
     pub tags: Vec<String>,
     pub source_message_ids: Vec<Uuid>,
+    pub pinned: bool,
+    /// Older memories of the same Locrit this one contradicts: they get `superseded_by`.
+    pub supersedes: Vec<Uuid>,
 }
 
 /// An entity a Locrit has met in its conversations.

@@ -790,8 +790,7 @@ async fn memory_watchers_get_every_change_live() {
         content: "likes tea".into(),
         importance: 0.8,
         metadata: json!({}),
-        tags: vec![],
-        source_message_ids: vec![],
+        ..NewMemory::default()
     };
     let memory = core.add_memory(&locrit, memory).await.unwrap();
     let update = nth_update(&watcher, 5).await;

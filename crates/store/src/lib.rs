@@ -10,9 +10,10 @@ mod rows;
 mod sql;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use locrit_domain::{
-    Concept, Locrit, Memory, Message, NewMemory, NewMessage, NewSession, Session, SessionKind,
-    SessionStatus,
+    Concept, Job, JobStatus, Locrit, Memory, Message, NewJob, NewMemory, NewMessage, NewSession,
+    Session, SessionKind, SessionStatus,
 };
 use serde_json::Value;
 use uuid::Uuid;
@@ -57,6 +58,57 @@ impl ConceptChanges {
     }
 }
 
+/// What to change in a memory; `None` keeps the field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MemoryChanges {
+    pub content: Option<String>,
+    /// From 0 to 1.
+    pub importance: Option<f64>,
+    pub metadata: Option<Value>,
+    pub tags: Option<Vec<String>>,
+    pub pinned: Option<bool>,
+}
+
+impl MemoryChanges {
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// A page of a Locrit's memories, newest first.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MemoryQuery {
+    /// Only memories older than this one (ids are time-ordered).
+    pub before: Option<Uuid>,
+    pub limit: Option<u32>,
+    /// Only memories still believed: not superseded, not invalidated.
+    pub current_only: bool,
+}
+
+/// A page of jobs, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct JobQuery {
+    pub locrit_id: Option<Uuid>,
+    pub status: Option<JobStatus>,
+    pub before: Option<Uuid>,
+    pub limit: Option<u32>,
+}
+
+/// How a claimed job ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum JobOutcome {
+    Done,
+    /// Failed this time; run again after this time.
+    Retry {
+        error: String,
+        at: DateTime<Utc>,
+    },
+    /// Failed for good: it stays visible until retried by hand.
+    Failed {
+        error: String,
+    },
+}
+
 /// Counters of one Locrit's memory.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct LocritStats {
@@ -96,7 +148,8 @@ pub trait Store: Send + Sync + 'static {
     /// Sessions, most recently updated first.
     async fn sessions(&self, query: &SessionQuery) -> Result<Vec<Session>>;
     async fn set_session_status(&self, id: Uuid, status: SessionStatus) -> Result<bool>;
-    /// Deletes a session and its messages.
+    /// Deletes a session and its messages; memories learned only from those messages are
+    /// invalidated (kept, marked), in the same transaction.
     async fn delete_session(&self, id: Uuid) -> Result<bool>;
 
     // Messages.
@@ -130,6 +183,8 @@ pub trait Store: Send + Sync + 'static {
         id: Uuid,
         metadata: &Value,
     ) -> Result<bool>;
+    /// Deletes a message; memories learned only from it are invalidated (kept, marked),
+    /// in the same transaction.
     async fn delete_message(&self, locrit_id: Uuid, id: Uuid) -> Result<bool>;
     /// The Locrit's newest messages across its live sessions (a session marked deleted
     /// is left out), newest first.
@@ -147,9 +202,19 @@ pub trait Store: Send + Sync + 'static {
     async fn locrit_stats(&self, locrit_id: Uuid) -> Result<LocritStats>;
 
     // Long-term memories and concepts.
+    /// Stores a memory, the messages it was learned from, and marks the memories it
+    /// supersedes (of the same Locrit), in one transaction.
     async fn insert_memory(&self, locrit_id: Uuid, memory: &NewMemory) -> Result<Memory>;
+    async fn memory(&self, locrit_id: Uuid, id: Uuid) -> Result<Option<Memory>>;
+    /// Changes a memory; `updated_at` is set. `None` when it does not exist.
+    async fn update_memory(
+        &self,
+        locrit_id: Uuid,
+        id: Uuid,
+        changes: &MemoryChanges,
+    ) -> Result<Option<Memory>>;
     /// Memories, newest first.
-    async fn memories(&self, locrit_id: Uuid) -> Result<Vec<Memory>>;
+    async fn memories(&self, locrit_id: Uuid, query: &MemoryQuery) -> Result<Vec<Memory>>;
     async fn delete_memory(&self, locrit_id: Uuid, id: Uuid) -> Result<bool>;
     /// Records a mention of a concept: created on first mention, counted after.
     async fn mention_concept(
@@ -178,6 +243,23 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes every session, message, memory and concept of one Locrit, in one
     /// transaction; the Locrit itself stays. Returns how many sessions were deleted.
     async fn clear_memory(&self, locrit_id: Uuid) -> Result<u64>;
+
+    // Background jobs.
+    async fn enqueue_job(&self, job: &NewJob) -> Result<Job>;
+    /// Claims the oldest job of one of these kinds that is due (or whose runner's lease
+    /// ran out) for `owner` until `lease_until`; counts an attempt.
+    async fn claim_job(
+        &self,
+        kinds: &[&str],
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Option<Job>>;
+    /// Ends a claimed job; false when `owner` no longer holds it (its lease was taken over).
+    async fn finish_job(&self, id: Uuid, owner: &str, outcome: &JobOutcome) -> Result<bool>;
+    async fn job(&self, id: Uuid) -> Result<Option<Job>>;
+    async fn jobs(&self, query: &JobQuery) -> Result<Vec<Job>>;
+    /// Queues a failed job again with its attempts reset; `None` when it is not failed.
+    async fn retry_job(&self, id: Uuid) -> Result<Option<Job>>;
 
     // Server-wide settings, one JSON document per key.
     async fn setting(&self, key: &str) -> Result<Option<Value>>;

@@ -5,9 +5,10 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use locrit_domain::{
-    Concept, Locrit, Memory, Message, NewMemory, NewMessage, NewSession, Session, SessionKind,
-    SessionStatus, now,
+    Concept, Job, Locrit, Memory, Message, NewJob, NewMemory, NewMessage, NewSession, Session,
+    SessionKind, SessionStatus, now,
 };
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -17,7 +18,7 @@ use sqlx::sqlite::{
 use sqlx::types::Json;
 use uuid::Uuid;
 
-use crate::rows::{ConceptRow, LocritRow, MemoryRow, MessageRow, SessionRow, enum_text};
+use crate::rows::{ConceptRow, JobRow, LocritRow, MemoryRow, MessageRow, SessionRow, enum_text};
 use crate::sql::{bind_locrit, impl_store, message_select};
 use crate::{LocritStats, MessagePage, Result, SessionQuery, Store, StoreError};
 

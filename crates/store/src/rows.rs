@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, Utc};
 use locrit_domain::{
-    AccessTo, Concept, Locrit, Memory, Message, MessageStatus, OpenTo, PublicPage, Role, Session,
-    SessionKind, SessionStatus,
+    AccessTo, Concept, Job, JobStatus, Locrit, Memory, Message, MessageStatus, OpenTo, PublicPage,
+    Role, Session, SessionKind, SessionStatus,
 };
 use serde_json::{Map, Value};
 use sqlx::types::Json;
@@ -144,7 +144,9 @@ pub(crate) struct MemoryRow {
     pinned: bool,
     superseded_by: Option<Uuid>,
     created_at: DateTime<Utc>,
+    updated_at: Option<DateTime<Utc>>,
     last_accessed: Option<DateTime<Utc>>,
+    invalidated_at: Option<DateTime<Utc>>,
 }
 
 impl From<MemoryRow> for Memory {
@@ -160,7 +162,9 @@ impl From<MemoryRow> for Memory {
             pinned: row.pinned,
             superseded_by: row.superseded_by,
             created_at: row.created_at,
+            updated_at: row.updated_at,
             last_accessed: row.last_accessed,
+            invalidated_at: row.invalidated_at,
         }
     }
 }
@@ -191,6 +195,41 @@ impl From<ConceptRow> for Concept {
             first_mentioned: row.first_mentioned,
             last_mentioned: row.last_mentioned,
         }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct JobRow {
+    id: Uuid,
+    kind: String,
+    locrit_id: Option<Uuid>,
+    payload: Json<Value>,
+    status: String,
+    attempts: i32,
+    max_attempts: i32,
+    last_error: Option<String>,
+    run_after: DateTime<Utc>,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl TryFrom<JobRow> for Job {
+    type Error = StoreError;
+
+    fn try_from(row: JobRow) -> Result<Self, StoreError> {
+        Ok(Job {
+            id: row.id,
+            kind: row.kind,
+            locrit_id: row.locrit_id,
+            payload: row.payload.0,
+            status: parse_text::<JobStatus>(&row.status, "job status")?,
+            attempts: row.attempts,
+            max_attempts: row.max_attempts,
+            last_error: row.last_error,
+            run_after: row.run_after,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
     }
 }
 

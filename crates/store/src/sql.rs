@@ -21,7 +21,23 @@ pub(crate) const SESSION_COLUMNS: &str = "id, locrit_id, key, kind, name, topic,
     message_count, last_seq, created_at, updated_at";
 
 pub(crate) const MEMORY_COLUMNS: &str = "id, locrit_id, content, importance, metadata, tags, \
-    source_message_ids, pinned, superseded_by, created_at, last_accessed";
+    source_message_ids, pinned, superseded_by, created_at, updated_at, last_accessed, \
+    invalidated_at";
+
+pub(crate) const JOB_COLUMNS: &str = "id, kind, locrit_id, payload, status, attempts, max_attempts, \
+    last_error, run_after, created_at, updated_at";
+
+/// Marks invalidated the memories whose last source is among the messages `$2` selects
+/// (a subquery over `messages` binding `$1` = locrit id, `$3` = now): run in the delete's
+/// transaction, before the delete.
+pub(crate) fn invalidate_memories_learned_only_from(doomed: &str) -> String {
+    format!(
+        "UPDATE memories SET invalidated_at = $3 WHERE locrit_id = $1 AND invalidated_at IS NULL \
+         AND id IN (SELECT memory_id FROM memory_sources WHERE message_id IN ({doomed})) \
+         AND NOT EXISTS (SELECT 1 FROM memory_sources ms WHERE ms.memory_id = memories.id \
+         AND ms.message_id NOT IN ({doomed}))"
+    )
+}
 
 pub(crate) const CONCEPT_COLUMNS: &str =
     "id, locrit_id, name, kind, description, confidence, mentions, first_mentioned, last_mentioned";
@@ -36,6 +52,10 @@ pub(crate) fn select_sessions(filter: &str) -> String {
 
 pub(crate) fn select_memories(filter: &str) -> String {
     format!("SELECT {MEMORY_COLUMNS} FROM memories {filter}")
+}
+
+pub(crate) fn select_jobs(filter: &str) -> String {
+    format!("SELECT {JOB_COLUMNS} FROM jobs {filter}")
 }
 
 /// A `LIKE` pattern matching `text` anywhere, lowercased, for `ESCAPE '\'`.
@@ -215,10 +235,28 @@ macro_rules! impl_store {
             }
 
             async fn delete_session(&self, id: Uuid) -> Result<bool> {
+                let mut tx = self.writer.begin().await?;
+                let locrit: Option<(Uuid,)> =
+                    sqlx::query_as("SELECT locrit_id FROM sessions WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                let Some((locrit_id,)) = locrit else {
+                    return Ok(false);
+                };
+                sqlx::query(&$crate::sql::invalidate_memories_learned_only_from(
+                    "SELECT id FROM messages WHERE locrit_id = $1 AND session_id = $2",
+                ))
+                .bind(locrit_id)
+                .bind(id)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
                 let done = sqlx::query("DELETE FROM sessions WHERE id = $1")
                     .bind(id)
-                    .execute(&self.writer)
+                    .execute(&mut *tx)
                     .await?;
+                tx.commit().await?;
                 Ok(done.rows_affected() == 1)
             }
 
@@ -351,6 +389,14 @@ macro_rules! impl_store {
 
             async fn delete_message(&self, locrit_id: Uuid, id: Uuid) -> Result<bool> {
                 let mut tx = self.writer.begin().await?;
+                sqlx::query(&$crate::sql::invalidate_memories_learned_only_from(
+                    "SELECT id FROM messages WHERE locrit_id = $1 AND id = $2",
+                ))
+                .bind(locrit_id)
+                .bind(id)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
                 let session: Option<(Uuid,)> = sqlx::query_as(
                     "DELETE FROM messages WHERE locrit_id = $1 AND id = $2 RETURNING session_id",
                 )
@@ -427,10 +473,11 @@ macro_rules! impl_store {
             }
 
             async fn insert_memory(&self, locrit_id: Uuid, memory: &NewMemory) -> Result<Memory> {
+                let mut tx = self.writer.begin().await?;
                 let sql = format!(
                     "INSERT INTO memories (id, locrit_id, content, importance, metadata, tags, \
                      source_message_ids, pinned, created_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, FALSE, $8) RETURNING {}",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING {}",
                     $crate::sql::MEMORY_COLUMNS
                 );
                 let row: MemoryRow = sqlx::query_as(&sql)
@@ -441,18 +488,91 @@ macro_rules! impl_store {
                     .bind(Json(&memory.metadata))
                     .bind(Json(&memory.tags))
                     .bind(Json(&memory.source_message_ids))
+                    .bind(memory.pinned)
                     .bind(now())
-                    .fetch_one(&self.writer)
+                    .fetch_one(&mut *tx)
                     .await?;
-                Ok(row.into())
+                let stored = Memory::from(row);
+                for source in &memory.source_message_ids {
+                    sqlx::query(
+                        "INSERT INTO memory_sources (memory_id, message_id) \
+                         SELECT $1, id FROM messages WHERE locrit_id = $2 AND id = $3 \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(stored.id)
+                    .bind(locrit_id)
+                    .bind(source)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for old in &memory.supersedes {
+                    sqlx::query(
+                        "UPDATE memories SET superseded_by = $1 WHERE locrit_id = $2 AND id = $3",
+                    )
+                    .bind(stored.id)
+                    .bind(locrit_id)
+                    .bind(old)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(stored)
             }
 
-            async fn memories(&self, locrit_id: Uuid) -> Result<Vec<Memory>> {
-                let sql = $crate::sql::select_memories(
-                    "WHERE locrit_id = $1 ORDER BY created_at DESC, id DESC",
+            async fn memory(&self, locrit_id: Uuid, id: Uuid) -> Result<Option<Memory>> {
+                let sql = $crate::sql::select_memories("WHERE locrit_id = $1 AND id = $2");
+                let row: Option<MemoryRow> = sqlx::query_as(&sql)
+                    .bind(locrit_id)
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.map(Memory::from))
+            }
+
+            async fn update_memory(
+                &self,
+                locrit_id: Uuid,
+                id: Uuid,
+                changes: &$crate::MemoryChanges,
+            ) -> Result<Option<Memory>> {
+                let sql = format!(
+                    "UPDATE memories SET content = COALESCE($3, content), \
+                     importance = COALESCE($4, importance), metadata = COALESCE($5, metadata), \
+                     tags = COALESCE($6, tags), pinned = COALESCE($7, pinned), updated_at = $8 \
+                     WHERE locrit_id = $1 AND id = $2 RETURNING {}",
+                    $crate::sql::MEMORY_COLUMNS
                 );
-                let rows: Vec<MemoryRow> =
-                    sqlx::query_as(&sql).bind(locrit_id).fetch_all(&self.pool).await?;
+                let row: Option<MemoryRow> = sqlx::query_as(&sql)
+                    .bind(locrit_id)
+                    .bind(id)
+                    .bind(&changes.content)
+                    .bind(changes.importance)
+                    .bind(changes.metadata.as_ref().map(Json))
+                    .bind(changes.tags.as_ref().map(Json))
+                    .bind(changes.pinned)
+                    .bind(now())
+                    .fetch_optional(&self.writer)
+                    .await?;
+                Ok(row.map(Memory::from))
+            }
+
+            async fn memories(
+                &self,
+                locrit_id: Uuid,
+                query: &$crate::MemoryQuery,
+            ) -> Result<Vec<Memory>> {
+                let sql = $crate::sql::select_memories(
+                    "WHERE locrit_id = $1 AND ($2 IS NULL OR id < $2) \
+                     AND ($3 = FALSE OR (superseded_by IS NULL AND invalidated_at IS NULL)) \
+                     ORDER BY id DESC LIMIT $4",
+                );
+                let rows: Vec<MemoryRow> = sqlx::query_as(&sql)
+                    .bind(locrit_id)
+                    .bind(query.before)
+                    .bind(query.current_only)
+                    .bind(query.limit.map_or(i64::MAX, i64::from))
+                    .fetch_all(&self.pool)
+                    .await?;
                 Ok(rows.into_iter().map(Memory::from).collect())
             }
 
@@ -610,6 +730,117 @@ macro_rules! impl_store {
                     .await?;
                 tx.commit().await?;
                 Ok(sessions.rows_affected())
+            }
+
+            async fn enqueue_job(&self, job: &NewJob) -> Result<Job> {
+                let sql = format!(
+                    "INSERT INTO jobs (id, kind, locrit_id, payload, status, attempts, \
+                     max_attempts, run_after, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) RETURNING {}",
+                    $crate::sql::JOB_COLUMNS
+                );
+                let row: JobRow = sqlx::query_as(&sql)
+                    .bind(Uuid::now_v7())
+                    .bind(&job.kind)
+                    .bind(job.locrit_id)
+                    .bind(Json(&job.payload))
+                    .bind(job.max_attempts)
+                    .bind(now())
+                    .fetch_one(&self.writer)
+                    .await?;
+                Job::try_from(row)
+            }
+
+            async fn claim_job(
+                &self,
+                kinds: &[&str],
+                owner: &str,
+                lease_until: DateTime<Utc>,
+            ) -> Result<Option<Job>> {
+                let due = "((status = 'queued' AND run_after <= $3) \
+                    OR (status = 'running' AND lease_until < $3))";
+                let kind_list = (0..kinds.len())
+                    .map(|i| format!("${}", i + 4))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                // The outer test repeats `due`: on PostgreSQL, a claim that raced another
+                // re-checks the row it waited for and finds it taken.
+                let sql = format!(
+                    "UPDATE jobs SET status = 'running', lease_owner = $1, lease_until = $2, \
+                     attempts = attempts + 1, updated_at = $3 \
+                     WHERE id = (SELECT id FROM jobs WHERE {due} AND kind IN ({kind_list}) \
+                     ORDER BY run_after, id LIMIT 1) AND {due} RETURNING {}",
+                    $crate::sql::JOB_COLUMNS
+                );
+                let mut claim = sqlx::query_as(&sql).bind(owner).bind(lease_until).bind(now());
+                for kind in kinds {
+                    claim = claim.bind(*kind);
+                }
+                let row: Option<JobRow> = claim.fetch_optional(&self.writer).await?;
+                row.map(Job::try_from).transpose()
+            }
+
+            async fn finish_job(
+                &self,
+                id: Uuid,
+                owner: &str,
+                outcome: &$crate::JobOutcome,
+            ) -> Result<bool> {
+                let (status, error, run_after) = match outcome {
+                    $crate::JobOutcome::Done => ("done", None, None),
+                    $crate::JobOutcome::Retry { error, at } => ("queued", Some(error), Some(*at)),
+                    $crate::JobOutcome::Failed { error } => ("failed", Some(error), None),
+                };
+                let done = sqlx::query(
+                    "UPDATE jobs SET status = $3, last_error = COALESCE($4, last_error), \
+                     run_after = COALESCE($5, run_after), lease_owner = NULL, lease_until = NULL, \
+                     updated_at = $6 WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+                )
+                .bind(id)
+                .bind(owner)
+                .bind(status)
+                .bind(error)
+                .bind(run_after)
+                .bind(now())
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn job(&self, id: Uuid) -> Result<Option<Job>> {
+                let sql = $crate::sql::select_jobs("WHERE id = $1");
+                let row: Option<JobRow> =
+                    sqlx::query_as(&sql).bind(id).fetch_optional(&self.pool).await?;
+                row.map(Job::try_from).transpose()
+            }
+
+            async fn jobs(&self, query: &$crate::JobQuery) -> Result<Vec<Job>> {
+                let sql = $crate::sql::select_jobs(
+                    "WHERE ($1 IS NULL OR locrit_id = $1) AND ($2 IS NULL OR status = $2) \
+                     AND ($3 IS NULL OR id < $3) ORDER BY id DESC LIMIT $4",
+                );
+                let rows: Vec<JobRow> = sqlx::query_as(&sql)
+                    .bind(query.locrit_id)
+                    .bind(query.status.as_ref().map(enum_text))
+                    .bind(query.before)
+                    .bind(query.limit.map_or(i64::MAX, i64::from))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(Job::try_from).collect()
+            }
+
+            async fn retry_job(&self, id: Uuid) -> Result<Option<Job>> {
+                let sql = format!(
+                    "UPDATE jobs SET status = 'queued', attempts = 0, run_after = $2, \
+                     updated_at = $2 WHERE id = $1 AND status = 'failed' RETURNING {}",
+                    $crate::sql::JOB_COLUMNS
+                );
+                let row: Option<JobRow> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(now())
+                    .fetch_optional(&self.writer)
+                    .await?;
+                row.map(Job::try_from).transpose()
             }
 
             async fn setting(&self, key: &str) -> Result<Option<Value>> {

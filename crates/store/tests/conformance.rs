@@ -4,10 +4,13 @@
 use std::sync::Arc;
 
 use locrit_domain::{
-    Locrit, MessageStatus, NewLocrit, NewMemory, NewMessage, NewSession, Role, SessionKind,
-    SessionStatus,
+    JobStatus, Locrit, MessageStatus, NewJob, NewLocrit, NewMemory, NewMessage, NewSession, Role,
+    SessionKind, SessionStatus,
 };
-use locrit_store::{ConceptChanges, MessagePage, SessionQuery, Store, StoreConfig, StoreError};
+use locrit_store::{
+    ConceptChanges, JobOutcome, JobQuery, MemoryChanges, MemoryQuery, MessagePage, SessionQuery,
+    Store, StoreConfig, StoreError,
+};
 use locrit_testkit::TestDatabase;
 use serde_json::json;
 use uuid::Uuid;
@@ -159,7 +162,13 @@ mod cases {
             "a new Bob starts blank"
         );
         assert_eq!(store.session(bob.id, "s1").await.unwrap(), None);
-        assert!(store.memories(bob.id).await.unwrap().is_empty());
+        assert!(
+            store
+                .memories(bob.id, &MemoryQuery::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(store.concepts(bob.id).await.unwrap().is_empty());
     }
 
@@ -560,7 +569,10 @@ mod cases {
             .unwrap();
         assert_eq!(first.source_message_ids, vec![source]);
         assert_eq!(first.tags, vec!["fact".to_owned()]);
-        let listed = store.memories(bob.id).await.unwrap();
+        let listed = store
+            .memories(bob.id, &MemoryQuery::default())
+            .await
+            .unwrap();
         assert_eq!(
             listed.iter().map(|m| m.id).collect::<Vec<_>>(),
             [second.id, first.id],
@@ -590,6 +602,332 @@ mod cases {
             ["Lyon", "tea"],
             "most mentioned first"
         );
+    }
+
+    pub async fn memories_are_edited_pinned_superseded_and_paged(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let old = store
+            .insert_memory(bob.id, &memory("lives in Lyon"))
+            .await
+            .unwrap();
+        let newer = store
+            .insert_memory(
+                bob.id,
+                &NewMemory {
+                    supersedes: vec![old.id],
+                    pinned: true,
+                    ..memory("lives in Paris")
+                },
+            )
+            .await
+            .unwrap();
+        assert!(newer.pinned && newer.is_current());
+        let old = store.memory(bob.id, old.id).await.unwrap().unwrap();
+        assert_eq!(old.superseded_by, Some(newer.id), "kept, marked");
+        assert!(!old.is_current());
+
+        let changes = MemoryChanges {
+            content: Some("lives in Paris, 11th".into()),
+            pinned: Some(false),
+            ..MemoryChanges::default()
+        };
+        let edited = store
+            .update_memory(bob.id, newer.id, &changes)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (edited.content.as_str(), edited.pinned),
+            ("lives in Paris, 11th", false)
+        );
+        assert!(edited.updated_at.is_some());
+        assert_eq!(edited.importance, newer.importance, "unchanged fields stay");
+        let eve = locrit("Eve");
+        store.insert_locrit(&eve).await.unwrap();
+        assert_eq!(
+            store
+                .update_memory(eve.id, newer.id, &changes)
+                .await
+                .unwrap(),
+            None
+        );
+        assert_eq!(store.memory(eve.id, newer.id).await.unwrap(), None);
+
+        for n in 0..5 {
+            store
+                .insert_memory(bob.id, &memory(&format!("fact {n}")))
+                .await
+                .unwrap();
+        }
+        let first = MemoryQuery {
+            limit: Some(4),
+            ..MemoryQuery::default()
+        };
+        let page = store.memories(bob.id, &first).await.unwrap();
+        let rest = MemoryQuery {
+            before: page.last().map(|m| m.id),
+            ..first
+        };
+        let next = store.memories(bob.id, &rest).await.unwrap();
+        let contents: Vec<&str> = page
+            .iter()
+            .chain(&next)
+            .map(|m| m.content.as_str())
+            .collect();
+        assert_eq!(
+            contents,
+            [
+                "fact 4",
+                "fact 3",
+                "fact 2",
+                "fact 1",
+                "fact 0",
+                "lives in Paris, 11th",
+                "lives in Lyon"
+            ]
+        );
+        let current = MemoryQuery {
+            current_only: true,
+            ..MemoryQuery::default()
+        };
+        assert_eq!(
+            store.memories(bob.id, &current).await.unwrap().len(),
+            6,
+            "the superseded one is left out"
+        );
+    }
+
+    pub async fn deleting_its_sources_invalidates_a_learned_memory(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "s1")).await.unwrap();
+        let other = store.create_session(&chat(bob.id, "s2")).await.unwrap();
+        let exchange = store
+            .append_messages(
+                session.id,
+                &[
+                    said(Role::User, "I moved to Paris"),
+                    said(Role::Assistant, "Noted"),
+                ],
+            )
+            .await
+            .unwrap();
+        let elsewhere = store
+            .append_message(other.id, &said(Role::User, "Paris, yes"))
+            .await
+            .unwrap();
+        let learned = |sources: Vec<Uuid>, text: &str| NewMemory {
+            source_message_ids: sources,
+            ..memory(text)
+        };
+        let both = store
+            .insert_memory(
+                bob.id,
+                &learned(vec![exchange[0].id, exchange[1].id], "lives in Paris"),
+            )
+            .await
+            .unwrap();
+        let spread = store
+            .insert_memory(
+                bob.id,
+                &learned(vec![exchange[0].id, elsewhere.id], "moved"),
+            )
+            .await
+            .unwrap();
+        let owners = store
+            .insert_memory(bob.id, &memory("added by hand"))
+            .await
+            .unwrap();
+
+        assert!(store.delete_message(bob.id, exchange[0].id).await.unwrap());
+        let current = |id| {
+            let store = store.clone();
+            async move {
+                store
+                    .memory(bob.id, id)
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .invalidated_at
+                    .is_none()
+            }
+        };
+        assert!(current(both.id).await, "one source is left");
+        assert!(store.delete_message(bob.id, exchange[1].id).await.unwrap());
+        assert!(!current(both.id).await, "its last source is gone");
+        assert!(current(spread.id).await);
+        assert!(store.delete_session(other.id).await.unwrap());
+        assert!(!current(spread.id).await, "a session delete counts too");
+        assert!(
+            current(owners.id).await,
+            "a memory without sources is never invalidated"
+        );
+        assert_eq!(
+            store
+                .memory(bob.id, both.id)
+                .await
+                .unwrap()
+                .unwrap()
+                .source_message_ids
+                .len(),
+            2,
+            "where it was learned stays on record"
+        );
+    }
+
+    pub async fn jobs_are_claimed_once_retried_and_taken_over(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let job = |kind: &str| NewJob {
+            kind: kind.into(),
+            locrit_id: Some(bob.id),
+            payload: json!({"n": 1}),
+            max_attempts: 3,
+        };
+        let queued = store.enqueue_job(&job("learn")).await.unwrap();
+        store.enqueue_job(&job("other")).await.unwrap();
+        assert_eq!((queued.status, queued.attempts), (JobStatus::Queued, 0));
+        let soon = chrono::Utc::now() + chrono::Duration::seconds(60);
+        let claimed = store
+            .claim_job(&["learn"], "a", soon)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (claimed.id, claimed.status, claimed.attempts),
+            (queued.id, JobStatus::Running, 1)
+        );
+        assert_eq!(
+            store.claim_job(&["learn"], "b", soon).await.unwrap(),
+            None,
+            "claimed once"
+        );
+
+        let retry = JobOutcome::Retry {
+            error: "model down".into(),
+            at: chrono::Utc::now() + chrono::Duration::seconds(60),
+        };
+        assert!(
+            !store.finish_job(queued.id, "b", &retry).await.unwrap(),
+            "only its runner ends it"
+        );
+        assert!(store.finish_job(queued.id, "a", &retry).await.unwrap());
+        assert_eq!(
+            store.claim_job(&["learn"], "a", soon).await.unwrap(),
+            None,
+            "a retry waits"
+        );
+        let waiting = store.job(queued.id).await.unwrap().unwrap();
+        assert_eq!(
+            (waiting.status, waiting.last_error.as_deref()),
+            (JobStatus::Queued, Some("model down"))
+        );
+
+        // A runner that died: its lease runs out and another server takes the job over.
+        let abandoned = store.enqueue_job(&job("learn")).await.unwrap();
+        let past = chrono::Utc::now() - chrono::Duration::seconds(1);
+        store
+            .claim_job(&["learn"], "dead", past)
+            .await
+            .unwrap()
+            .unwrap();
+        let taken = store
+            .claim_job(&["learn"], "alive", soon)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((taken.id, taken.attempts), (abandoned.id, 2));
+        assert!(
+            !store
+                .finish_job(abandoned.id, "dead", &JobOutcome::Done)
+                .await
+                .unwrap()
+        );
+        let failed = JobOutcome::Failed {
+            error: "bad answer".into(),
+        };
+        assert!(
+            store
+                .finish_job(abandoned.id, "alive", &failed)
+                .await
+                .unwrap()
+        );
+
+        let query = JobQuery {
+            locrit_id: Some(bob.id),
+            status: Some(JobStatus::Failed),
+            ..JobQuery::default()
+        };
+        let listed = store.jobs(&query).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|j| j.id).collect::<Vec<_>>(),
+            [abandoned.id]
+        );
+        assert_eq!(
+            store.retry_job(queued.id).await.unwrap(),
+            None,
+            "only a failed job is retried"
+        );
+        let again = store.retry_job(abandoned.id).await.unwrap().unwrap();
+        assert_eq!((again.status, again.attempts), (JobStatus::Queued, 0));
+        let claimed = store
+            .claim_job(&["learn"], "alive", soon)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, abandoned.id);
+        assert!(
+            store
+                .finish_job(claimed.id, "alive", &JobOutcome::Done)
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            store.job(claimed.id).await.unwrap().unwrap().status,
+            JobStatus::Done
+        );
+        assert_eq!(store.jobs(&JobQuery::default()).await.unwrap().len(), 3);
+        store.delete_locrit(bob.id).await.unwrap();
+        assert!(
+            store.jobs(&JobQuery::default()).await.unwrap().is_empty(),
+            "a Locrit's jobs go with it"
+        );
+    }
+
+    pub async fn concurrent_claims_take_each_job_once(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        for n in 0..20 {
+            let job = NewJob {
+                kind: "learn".into(),
+                locrit_id: Some(bob.id),
+                payload: json!({"n": n}),
+                max_attempts: 1,
+            };
+            store.enqueue_job(&job).await.unwrap();
+        }
+        let until = chrono::Utc::now() + chrono::Duration::seconds(60);
+        let runners = (0..4).map(|r| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(job) = store
+                    .claim_job(&["learn"], &format!("r{r}"), until)
+                    .await
+                    .unwrap()
+                {
+                    got.push(job.id);
+                }
+                got
+            })
+        });
+        let mut claimed: Vec<Uuid> = Vec::new();
+        for runner in runners {
+            claimed.extend(runner.await.unwrap());
+        }
+        let unique: std::collections::HashSet<_> = claimed.iter().collect();
+        assert_eq!((claimed.len(), unique.len()), (20, 20));
     }
 
     pub async fn clear_memory_wipes_one_locrit_only(store: Arc<dyn Store>) {
@@ -637,7 +975,13 @@ mod cases {
         );
         assert!(store.session(bob.id, "s1").await.unwrap().is_none());
         assert!(store.recent_messages(bob.id, 10).await.unwrap().is_empty());
-        assert!(store.memories(bob.id).await.unwrap().is_empty());
+        assert!(
+            store
+                .memories(bob.id, &MemoryQuery::default())
+                .await
+                .unwrap()
+                .is_empty()
+        );
         assert!(store.concepts(bob.id).await.unwrap().is_empty());
         assert!(
             store.locrit(bob.id).await.unwrap().is_some(),
@@ -866,7 +1210,7 @@ mod cases {
             importance: 0.7,
             metadata: json!({"source": "test"}),
             tags: vec!["fact".into()],
-            source_message_ids: vec![],
+            ..NewMemory::default()
         }
     }
 }
@@ -953,4 +1297,8 @@ conformance!(
     search_messages_by_substring,
     concepts_are_edited_related_and_deleted,
     settings_are_upserted,
+    memories_are_edited_pinned_superseded_and_paged,
+    deleting_its_sources_invalidates_a_learned_memory,
+    jobs_are_claimed_once_retried_and_taken_over,
+    concurrent_claims_take_each_job_once,
 );

@@ -209,7 +209,13 @@ async fn embed_plan(shared: &Shared, bytes: &[u8]) -> Result<Plan, Plan> {
 
 async fn chat_plan(shared: &Shared, bytes: &[u8]) -> Result<Plan, Plan> {
     let body = parse_body(bytes)?;
-    let failure = begin(shared, Endpoint::Chat, body.clone()).await;
+    let structured = body.get("format").is_some_and(|f| !f.is_null());
+    let endpoint = if structured {
+        Endpoint::StructuredChat
+    } else {
+        Endpoint::Chat
+    };
+    let failure = begin(shared, endpoint, body.clone()).await;
     let name = model_name(&body, &["model"]);
     let not_found = format!("model \"{name}\" not found, try pulling it first");
     early_failure(&failure, &not_found)?;
@@ -222,7 +228,12 @@ async fn chat_plan(shared: &Shared, bytes: &[u8]) -> Result<Plan, Plan> {
         state
             .model(name)
             .ok_or_else(|| Plan::error(404, &not_found))?;
-        (state.reply.clone(), state.token_delay)
+        let reply = match (&state.structured_reply, structured) {
+            (_, false) => state.reply.clone(),
+            (Some(reply), true) => reply.clone(),
+            (None, true) => Reply::Text(smallest_instance(&body["format"]).to_string()),
+        };
+        (reply, state.token_delay)
     };
     let call = ChatCall {
         model: name.to_owned(),
@@ -464,6 +475,33 @@ fn show_json(model: &FakeModel) -> Value {
         "capabilities": ["completion"],
         "modified_at": MODIFIED_AT,
     })
+}
+
+/// The smallest value a JSON schema accepts (required properties only, empty arrays,
+/// zeros, empty strings): what a model that honours the schema and has nothing to say
+/// answers. `"json"` (any JSON) gives `{}`.
+fn smallest_instance(schema: &Value) -> Value {
+    let kind = schema.get("type").and_then(Value::as_str);
+    match kind {
+        Some("object") => {
+            let required = schema["required"].as_array().cloned().unwrap_or_default();
+            let fields = required
+                .iter()
+                .filter_map(Value::as_str)
+                .map(|name| {
+                    let field = smallest_instance(&schema["properties"][name]);
+                    (name.to_owned(), field)
+                })
+                .collect();
+            Value::Object(fields)
+        }
+        Some("array") => json!([]),
+        Some("string") => json!(""),
+        Some("number" | "integer") => json!(0),
+        Some("boolean") => json!(false),
+        Some("null") => Value::Null,
+        _ => json!({}),
+    }
 }
 
 #[cfg(test)]

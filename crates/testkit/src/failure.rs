@@ -7,7 +7,11 @@ pub enum Endpoint {
     Tags,
     Version,
     Show,
+    /// `/api/chat` requests without a `format`: conversation turns.
     Chat,
+    /// `/api/chat` requests with a `format` (structured output, e.g. memory extraction):
+    /// recorded, answered and failed apart from conversation turns.
+    StructuredChat,
     Embed,
 }
 

@@ -39,6 +39,9 @@ pub(crate) struct State {
     /// Keyed by canonical name (`name:tag`).
     pub(crate) models: BTreeMap<String, FakeModel>,
     pub(crate) reply: Reply,
+    /// The answer to structured (`format`) requests; `None`: the smallest value the
+    /// requested JSON schema accepts.
+    pub(crate) structured_reply: Option<Reply>,
     pub(crate) token_delay: Duration,
     pub(crate) embed_dim: usize,
     pub(crate) failures: Failures,
@@ -60,6 +63,7 @@ impl Default for State {
         let mut state = Self {
             models: BTreeMap::new(),
             reply: Reply::default(),
+            structured_reply: None,
             token_delay: Duration::ZERO,
             embed_dim: DEFAULT_EMBED_DIM,
             failures: Failures::default(),
@@ -193,6 +197,12 @@ impl FakeOllama {
         self.shared.lock().reply = reply.into();
     }
 
+    /// What structured requests (with a `format`) are answered; by default the smallest
+    /// value their JSON schema accepts.
+    pub fn set_structured_reply(&self, reply: impl Into<Reply>) {
+        self.shared.lock().structured_reply = Some(reply.into());
+    }
+
     /// Delay before each streamed token (with `"stream": false`, the sum of
     /// them before the answer).
     pub fn set_token_delay(&self, delay: Duration) {
@@ -228,8 +238,9 @@ impl FakeOllama {
         self.shared.lock().failures.clear();
     }
 
-    /// Every `/api/chat` request body received (valid JSON ones, failed
-    /// requests included), in arrival order.
+    /// Every conversation `/api/chat` request body received (valid JSON ones, failed
+    /// requests included), in arrival order; structured requests (with a `format`) are
+    /// apart, under [`Endpoint::StructuredChat`].
     pub fn requests(&self) -> Vec<Value> {
         self.requests_on(Endpoint::Chat)
     }

@@ -239,10 +239,14 @@ impl Core {
             dropped_history: prompt.dropped,
         };
         let core = self.clone();
+        let (learner, question, ended) = (locrit.clone(), user_message.clone(), log.clone());
         tokio::spawn(async move {
             run.run(stream, cancel).await;
             drop(lock);
             core.chat.finished(turn_id);
+            if let TurnEnd::Completed(reply) = ended.finished().await {
+                core.learn_from(&learner, &question, &reply).await;
+            }
         });
         Ok(Turn {
             id: turn_id,

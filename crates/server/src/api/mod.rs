@@ -3,6 +3,7 @@
 //! the OpenAPI document is served at `/api/v2/openapi.json`.
 
 mod locrits;
+mod memory;
 mod sessions;
 
 use axum::routing::get;
@@ -17,11 +18,16 @@ use utoipa::OpenApi;
         locrits::list, locrits::create, locrits::show, locrits::update, locrits::delete,
         sessions::create, sessions::list, sessions::show, sessions::messages, sessions::send,
         sessions::events, sessions::cancel,
+        memory::summary, memory::clear, memory::memories, memory::add_memory, memory::memory,
+        memory::update_memory, memory::delete_memory, memory::message, memory::edit_message,
+        memory::delete_message, memory::concepts, memory::update_concept, memory::delete_concept,
+        memory::related, memory::jobs, memory::retry_job,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "locrits", description = "Locrit management"),
-        (name = "chat", description = "Sessions, messages and chat turns")
+        (name = "chat", description = "Sessions, messages and chat turns"),
+        (name = "memory", description = "What a Locrit remembers: memories, messages, concepts, jobs")
     )
 )]
 pub struct ApiDoc;
@@ -34,4 +40,5 @@ pub fn router() -> Router<Core> {
         )
         .merge(locrits::router())
         .merge(sessions::router())
+        .merge(memory::router())
 }

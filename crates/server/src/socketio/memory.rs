@@ -165,10 +165,16 @@ fn describe(event: &Event) -> Option<Value> {
             "kind": "memory_added",
             "memory": memory_json(memory),
         }),
+        Event::MemoryUpdated(memory) => json!({
+            "kind": "memory_updated",
+            "memory": memory_json(memory),
+        }),
         Event::MemoryDeleted { memory_id, .. } => json!({
             "kind": "memory_deleted",
             "memory_id": memory_id,
         }),
+        Event::ConceptsChanged { .. } => json!({"kind": "concepts_changed"}),
+        Event::JobUpdated(job) => json!({"kind": "job_updated", "job": job}),
         Event::MemoryCleared { .. } => json!({"kind": "memory_cleared"}),
     };
     let mut body = body;

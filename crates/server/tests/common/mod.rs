@@ -2,7 +2,9 @@
 //! its default model server; and a small JSON client for it.
 #![allow(dead_code)] // each test file uses its own part of this
 
-use locrit_core::{Core, GlobalConfigChanges};
+use std::time::Duration;
+
+use locrit_core::{Background, Core, GlobalConfigChanges, JobSettings};
 use locrit_server::{ServerConfig, router, serve};
 use locrit_store::StoreConfig;
 use locrit_testkit::{FakeOllama, TestDatabase};
@@ -18,7 +20,17 @@ pub struct TestServer {
     pub ollama: FakeOllama,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<std::io::Result<()>>>,
+    background: Option<Background>,
     db: TestDatabase,
+}
+
+/// Jobs retried and polled fast, so a test sees a job fail for good in well under a second.
+pub fn test_job_settings() -> JobSettings {
+    JobSettings {
+        retry_base: Duration::from_millis(20),
+        poll: Duration::from_millis(50),
+        ..JobSettings::default()
+    }
 }
 
 impl TestServer {
@@ -47,6 +59,7 @@ impl TestServer {
             .expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         let (stop, stopped) = oneshot::channel::<()>();
+        let background = core.start_background(test_job_settings());
         let app = router(core.clone(), &config);
         let task = tokio::spawn(serve(listener, app, async move {
             let _ = stopped.await;
@@ -58,6 +71,7 @@ impl TestServer {
             ollama,
             stop: Some(stop),
             task: Some(task),
+            background: Some(background),
             db,
         }
     }
@@ -70,6 +84,9 @@ impl TestServer {
             task.await
                 .expect("server task")
                 .expect("server stopped cleanly");
+        }
+        if let Some(background) = self.background.take() {
+            background.stop().await;
         }
         let Self { db, ollama, .. } = self;
         Self::launch(db, ServerConfig::default(), ollama).await

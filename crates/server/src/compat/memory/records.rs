@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use locrit_core::Core;
 use locrit_domain::NewMemory;
-use locrit_store::MessagePage;
+use locrit_store::{MemoryQuery, MessagePage};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -151,7 +151,10 @@ pub(super) async fn delete_message(
 
 pub(super) async fn memories(State(core): State<Core>, Path(name): Path<String>) -> Reply {
     let locrit = gated(&core, &name, FULL, READ_FAILED).await?;
-    let memories = core.memories(&locrit).await.map_err(failure(READ_FAILED))?;
+    let memories = core
+        .memories(&locrit, &MemoryQuery::default())
+        .await
+        .map_err(failure(READ_FAILED))?;
     Ok(Json(json!({
         "memories": memories.iter().map(memory_json).collect::<Vec<_>>(),
         "total": memories.len(),
@@ -208,8 +211,7 @@ fn new_memory(body: &RawBody) -> Result<NewMemory, ApiError> {
         content,
         importance,
         metadata,
-        tags: Vec::new(),
-        source_message_ids: Vec::new(),
+        ..NewMemory::default()
     })
 }
 

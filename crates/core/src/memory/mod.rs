@@ -1,10 +1,13 @@
-//! Changing what a Locrit remembers: editing and deleting messages, deleting sessions,
-//! adding standalone memories. Each change is published on the event bus once it is
-//! stored, so live views (Socket.IO `memory_updated`) follow without reloading.
+//! What a Locrit remembers, for its owner to see and correct: summaries, search,
+//! concepts, editing and deleting messages and sessions (`facts`: long-term memories;
+//! `extraction`: learning them in the background). Each change is published on the event
+//! bus once it is stored, so live views (Socket.IO `memory_updated`) follow without
+//! reloading.
 
-use locrit_domain::{
-    Concept, Locrit, Memory, MemoryService, Message, NewMemory, Session, ValidationError,
-};
+mod extraction;
+mod facts;
+
+use locrit_domain::{Concept, Locrit, MemoryService, Message, Session, ValidationError};
 use locrit_store::{ConceptChanges, LocritStats, SessionQuery};
 use uuid::Uuid;
 
@@ -112,23 +115,6 @@ impl Core {
         Ok(self.store.sessions(&query).await?)
     }
 
-    /// A Locrit's standalone memories, newest first.
-    pub async fn memories(&self, locrit: &Locrit) -> Result<Vec<Memory>> {
-        Ok(self.store.memories(locrit.id).await?)
-    }
-
-    /// Deletes one standalone memory.
-    pub async fn delete_memory(&self, locrit: &Locrit, id: Uuid) -> Result<()> {
-        if !self.store.delete_memory(locrit.id, id).await? {
-            return Err(Error::NotFound("memory"));
-        }
-        self.events.publish(Event::MemoryDeleted {
-            locrit_id: locrit.id,
-            memory_id: id,
-        });
-        Ok(())
-    }
-
     /// A Locrit's concepts, most mentioned first.
     pub async fn concepts(&self, locrit: &Locrit) -> Result<Vec<Concept>> {
         Ok(self.store.concepts(locrit.id).await?)
@@ -177,6 +163,30 @@ impl Core {
         depth: u32,
     ) -> Result<(Concept, Vec<(Concept, String)>)> {
         let start = self.concept_named(locrit, name, None).await?;
+        self.related_from(start, depth).await
+    }
+
+    /// The same as [`related_concepts`](Self::related_concepts), from a concept's id.
+    pub async fn related_concepts_of(
+        &self,
+        locrit: &Locrit,
+        id: Uuid,
+        depth: u32,
+    ) -> Result<(Concept, Vec<(Concept, String)>)> {
+        let start = self
+            .concepts(locrit)
+            .await?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or(Error::NotFound("concept"))?;
+        self.related_from(start, depth).await
+    }
+
+    async fn related_from(
+        &self,
+        start: Concept,
+        depth: u32,
+    ) -> Result<(Concept, Vec<(Concept, String)>)> {
         let mut seen = std::collections::HashSet::from([start.id]);
         let mut frontier = vec![start.id];
         let mut related = Vec::new();
@@ -218,7 +228,12 @@ impl Core {
             return Err(ValidationError::new("confidence", "must be between 0.0 and 1.0").into());
         }
         match self.store.update_concept(locrit.id, id, changes).await {
-            Ok(Some(concept)) => Ok(concept),
+            Ok(Some(concept)) => {
+                self.events.publish(Event::ConceptsChanged {
+                    locrit_id: locrit.id,
+                });
+                Ok(concept)
+            }
             Ok(None) => Err(Error::NotFound("concept")),
             Err(locrit_store::StoreError::Conflict(_)) => Err(Error::Conflict(
                 "a concept with this name and type already exists".into(),
@@ -232,6 +247,9 @@ impl Core {
         if !self.store.delete_concept(locrit.id, id).await? {
             return Err(Error::NotFound("concept"));
         }
+        self.events.publish(Event::ConceptsChanged {
+            locrit_id: locrit.id,
+        });
         Ok(())
     }
 
@@ -291,18 +309,5 @@ impl Core {
             session_key: session.key.clone(),
         });
         Ok(())
-    }
-
-    /// Adds a standalone memory: content required, importance from 0 to 1.
-    pub async fn add_memory(&self, locrit: &Locrit, memory: NewMemory) -> Result<Memory> {
-        if memory.content.trim().is_empty() {
-            return Err(ValidationError::new("content", "must not be empty").into());
-        }
-        if !(0.0..=1.0).contains(&memory.importance) {
-            return Err(ValidationError::new("importance", "must be between 0.0 and 1.0").into());
-        }
-        let memory = self.store.insert_memory(locrit.id, &memory).await?;
-        self.events.publish(Event::MemoryAdded(memory.clone()));
-        Ok(memory)
     }
 }
