@@ -27,6 +27,12 @@ pub enum Command {
     ImportConfig(ImportArgs),
     /// Print the OpenAPI document of the clean API (/api/v2).
     Openapi,
+    /// Write a Locrit's archive (settings, sessions, messages, memories, concepts).
+    Export(ExportArgs),
+    /// Create a Locrit from an archive written by `locrit export`.
+    Import(ArchiveImportArgs),
+    /// Write a consistent snapshot of the whole store, while servers keep running.
+    Backup(BackupArgs),
 }
 
 /// Where Locrit keeps its data.
@@ -103,6 +109,37 @@ pub struct ServeArgs {
 pub struct ImportArgs {
     /// The original Locrit's config.yaml.
     pub path: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The Locrit's name.
+    pub name: String,
+    /// The archive to write (a new file).
+    #[arg(long, short)]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ArchiveImportArgs {
+    /// The archive to read.
+    pub path: PathBuf,
+    /// Import under this name instead of the archived one.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The snapshot to write (a new file): a SQLite database, or a `pg_dump` custom-format
+    /// file for PostgreSQL.
+    pub output: PathBuf,
     #[command(flatten)]
     pub store: StoreArgs,
 }

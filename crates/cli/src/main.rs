@@ -1,6 +1,7 @@
-//! `locrit`: run the server, import an original Locrit's `config.yaml`, print the API
-//! description.
+//! `locrit`: run the server, import an original Locrit's `config.yaml`, take a Locrit
+//! away and bring it back, back up the store, print the API description.
 
+mod archive;
 mod args;
 mod import;
 mod serve;
@@ -22,6 +23,9 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(args).await,
         Command::ImportConfig(args) => import::run(args).await,
+        Command::Export(args) => archive::export(args).await,
+        Command::Import(args) => archive::import(args).await,
+        Command::Backup(args) => archive::backup(args).await,
         Command::Openapi => {
             let document = <locrit_server::api::ApiDoc as utoipa::OpenApi>::openapi();
             println!("{}", serde_json::to_string_pretty(&document)?);

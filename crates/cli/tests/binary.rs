@@ -211,3 +211,101 @@ fn openapi_command_prints_the_document() {
     let document: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(document["paths"]["/api/v2/locrits"].is_object());
 }
+
+fn run_ok(command: &mut Command) -> String {
+    let output = command.output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[tokio::test]
+async fn backup_while_serving_then_export_and_import_the_locrit_elsewhere() {
+    let data = tempfile::tempdir().unwrap();
+    let server = serve(data.path());
+    let http = reqwest::Client::new();
+    let created: Value = http
+        .post(format!("{}/api/v2/locrits", server.base))
+        .json(&json!({"name": "Élodie", "ollama_model": "llama3.2"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let memory = http
+        .post(format!("{}/api/v2/locrits/{id}/memories", server.base))
+        .json(&json!({"content": "likes tea"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(memory.status(), 201);
+
+    // The server keeps running (and holding its database) during the backup.
+    let snapshot = data.path().join("snapshot.db");
+    let out = run_ok(
+        locrit()
+            .arg("backup")
+            .arg(&snapshot)
+            .arg("--data-dir")
+            .arg(data.path()),
+    );
+    assert!(out.contains("snapshot written"), "{out}");
+    let again = locrit()
+        .arg("backup")
+        .arg(&snapshot)
+        .arg("--data-dir")
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "a backup never overwrites a file");
+    drop(server);
+
+    let from_snapshot = format!("sqlite://{}", snapshot.display());
+    let archive = data.path().join("elodie.locrit.gz");
+    let out = run_ok(
+        locrit()
+            .args([
+                "export",
+                "Élodie",
+                "--database-url",
+                &from_snapshot,
+                "--output",
+            ])
+            .arg(&archive),
+    );
+    assert!(
+        out.contains("1 memories"),
+        "the snapshot holds the data: {out}"
+    );
+
+    let elsewhere = tempfile::tempdir().unwrap();
+    let out = run_ok(
+        locrit()
+            .arg("import")
+            .arg(&archive)
+            .arg("--data-dir")
+            .arg(elsewhere.path()),
+    );
+    assert!(
+        out.contains("Élodie: 0 sessions, 0 messages, 1 memories"),
+        "{out}"
+    );
+    let twice = locrit()
+        .arg("import")
+        .arg(&archive)
+        .arg("--data-dir")
+        .arg(elsewhere.path())
+        .output()
+        .unwrap();
+    assert!(!twice.status.success());
+    assert!(
+        String::from_utf8_lossy(&twice.stderr).contains("already"),
+        "{}",
+        String::from_utf8_lossy(&twice.stderr)
+    );
+}

@@ -35,6 +35,9 @@ pub enum Error {
     Llm(#[from] LlmError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// Reading or writing a file or a stream (an archive) failed.
+    #[error("input/output failed: {0}")]
+    Io(#[from] std::io::Error),
 }
 
 impl From<Denied> for Error {

@@ -1,6 +1,7 @@
 //! What Locrit does, whatever the transport. Every HTTP surface, the Socket.IO server and
 //! the CLI call these operations; none of them talks to the store on its own.
 
+mod archive;
 pub mod chat;
 mod config;
 mod error;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 use locrit_store::Store;
 
+pub use archive::{ARCHIVE_FORMAT, ARCHIVE_VERSION, ArchiveCounts, ImportOptions};
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};

@@ -11,12 +11,18 @@ impl Core {
     pub async fn create_locrit(&self, new: NewLocrit) -> Result<Locrit> {
         let default_url = self.global_config().await?.ollama.base_url;
         let locrit = new.into_locrit(&default_url)?;
+        self.insert_locrit(&locrit).await?;
+        Ok(locrit)
+    }
+
+    /// Stores a new Locrit. A name already taken is a `Conflict`, even when two race.
+    pub(crate) async fn insert_locrit(&self, locrit: &Locrit) -> Result<()> {
         self.store
-            .insert_locrit(&locrit)
+            .insert_locrit(locrit)
             .await
             .map_err(|e| name_conflict(e, &locrit.name))?;
         tracing::info!(locrit = %locrit.name, id = %locrit.id, "Locrit created");
-        Ok(locrit)
+        Ok(())
     }
 
     /// Every Locrit, by name.

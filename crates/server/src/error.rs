@@ -102,6 +102,10 @@ impl From<Error> for ApiError {
             ),
             Error::Llm(llm) => llm.into(),
             Error::Store(store) => store.into(),
+            Error::Io(io) => {
+                tracing::error!(error = %io, "input/output failed");
+                ApiError::internal()
+            }
         }
     }
 }

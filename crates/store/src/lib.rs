@@ -4,6 +4,7 @@
 //! database. Both run the same code ([`sql`]) over their own migrations, and one
 //! conformance suite (`tests/conformance.rs`) holds them to the same behaviour.
 
+mod backup;
 mod error;
 mod open;
 mod rows;
@@ -18,6 +19,7 @@ use locrit_domain::{
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use backup::backup;
 pub use error::StoreError;
 pub use open::{PostgresStore, SqliteStore, SqliteSync, StoreConfig, open};
 
@@ -107,6 +109,20 @@ pub enum JobOutcome {
     Failed {
         error: String,
     },
+}
+
+/// Records written back as they were (ids, sequence numbers, times kept), to restore
+/// an archive. Sessions come before their messages; memories reference messages and
+/// each other within the batch.
+#[derive(Debug, Clone, Default)]
+pub struct Restore {
+    pub sessions: Vec<Session>,
+    /// Each with the store id of its session (`Session::id`).
+    pub messages: Vec<(Uuid, Message)>,
+    pub memories: Vec<Memory>,
+    pub concepts: Vec<Concept>,
+    /// (from, to, relation), between concepts of the batch or already stored.
+    pub relations: Vec<(Uuid, Uuid, String)>,
 }
 
 /// Counters of one Locrit's memory.
@@ -238,11 +254,17 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_concept(&self, locrit_id: Uuid, id: Uuid) -> Result<bool>;
     /// Records that `from` relates to `to` (once per relation).
     async fn relate_concepts(&self, from: Uuid, to: Uuid, relation: &str) -> Result<()>;
+    /// Every relation between the Locrit's concepts: (from, to, relation).
+    async fn concept_relations(&self, locrit_id: Uuid) -> Result<Vec<(Uuid, Uuid, String)>>;
     /// The concepts related to this one, either way, with the relation, by name.
     async fn concept_neighbours(&self, id: Uuid) -> Result<Vec<(Concept, String)>>;
     /// Deletes every session, message, memory and concept of one Locrit, in one
     /// transaction; the Locrit itself stays. Returns how many sessions were deleted.
     async fn clear_memory(&self, locrit_id: Uuid) -> Result<u64>;
+
+    /// Writes a batch of archived records of one Locrit in one transaction: all or
+    /// nothing. An id already in use is a `Conflict`.
+    async fn restore(&self, locrit_id: Uuid, batch: &Restore) -> Result<()>;
 
     // Background jobs.
     async fn enqueue_job(&self, job: &NewJob) -> Result<Job>;

@@ -732,6 +732,145 @@ macro_rules! impl_store {
                 Ok(sessions.rows_affected())
             }
 
+            async fn concept_relations(&self, locrit_id: Uuid) -> Result<Vec<(Uuid, Uuid, String)>> {
+                let rows: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+                    "SELECT r.from_id, r.to_id, r.relation FROM concept_relations r \
+                     JOIN concepts c ON c.id = r.from_id WHERE c.locrit_id = $1 \
+                     ORDER BY r.from_id, r.to_id, r.relation",
+                )
+                .bind(locrit_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows)
+            }
+
+            async fn restore(&self, locrit_id: Uuid, batch: &$crate::Restore) -> Result<()> {
+                let mut tx = self.writer.begin().await?;
+                for s in &batch.sessions {
+                    sqlx::query(&format!(
+                        "INSERT INTO sessions ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
+                         $10, $11, $12, $13)",
+                        $crate::sql::SESSION_COLUMNS
+                    ))
+                    .bind(s.id)
+                    .bind(locrit_id)
+                    .bind(&s.key)
+                    .bind(enum_text(&s.kind))
+                    .bind(&s.name)
+                    .bind(&s.topic)
+                    .bind(&s.user_id)
+                    .bind(enum_text(&s.status))
+                    .bind(Json(&s.metadata))
+                    .bind(s.message_count)
+                    .bind(s.last_seq)
+                    .bind(s.created_at)
+                    .bind(s.updated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (session_id, m) in &batch.messages {
+                    let done = sqlx::query(
+                        "INSERT INTO messages (id, session_id, locrit_id, seq, role, content, \
+                         user_id, status, metadata, created_at, edited_at) \
+                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
+                         FROM sessions WHERE id = $2 AND locrit_id = $3",
+                    )
+                    .bind(m.id)
+                    .bind(session_id)
+                    .bind(locrit_id)
+                    .bind(m.seq)
+                    .bind(m.role.as_str())
+                    .bind(&m.content)
+                    .bind(&m.user_id)
+                    .bind(m.status.as_str())
+                    .bind(Json(&m.metadata))
+                    .bind(m.timestamp)
+                    .bind(m.edited_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() != 1 {
+                        return Err(StoreError::NotFound("session"));
+                    }
+                }
+                // Memories first without their links, which may point forward in the batch.
+                for m in &batch.memories {
+                    sqlx::query(&format!(
+                        "INSERT INTO memories ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, \
+                         $9, $10, $11, $12)",
+                        $crate::sql::MEMORY_COLUMNS
+                    ))
+                    .bind(m.id)
+                    .bind(locrit_id)
+                    .bind(&m.content)
+                    .bind(m.importance)
+                    .bind(Json(&m.metadata))
+                    .bind(Json(&m.tags))
+                    .bind(Json(&m.source_message_ids))
+                    .bind(m.pinned)
+                    .bind(m.created_at)
+                    .bind(m.updated_at)
+                    .bind(m.last_accessed)
+                    .bind(m.invalidated_at)
+                    .execute(&mut *tx)
+                    .await?;
+                    for source in &m.source_message_ids {
+                        sqlx::query(
+                            "INSERT INTO memory_sources (memory_id, message_id) \
+                             SELECT $1, id FROM messages WHERE locrit_id = $2 AND id = $3 \
+                             ON CONFLICT DO NOTHING",
+                        )
+                        .bind(m.id)
+                        .bind(locrit_id)
+                        .bind(source)
+                        .execute(&mut *tx)
+                        .await?;
+                    }
+                }
+                for m in batch.memories.iter().filter(|m| m.superseded_by.is_some()) {
+                    sqlx::query(
+                        "UPDATE memories SET superseded_by = $3 WHERE locrit_id = $1 AND id = $2",
+                    )
+                    .bind(locrit_id)
+                    .bind(m.id)
+                    .bind(m.superseded_by)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for c in &batch.concepts {
+                    sqlx::query(&format!(
+                        "INSERT INTO concepts ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                        $crate::sql::CONCEPT_COLUMNS
+                    ))
+                    .bind(c.id)
+                    .bind(locrit_id)
+                    .bind(&c.name)
+                    .bind(&c.kind)
+                    .bind(&c.description)
+                    .bind(c.confidence)
+                    .bind(c.mentions)
+                    .bind(c.first_mentioned)
+                    .bind(c.last_mentioned)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                for (from, to, relation) in &batch.relations {
+                    sqlx::query(
+                        "INSERT INTO concept_relations (from_id, to_id, relation) \
+                         SELECT a.id, b.id, $4 FROM concepts a, concepts b \
+                         WHERE a.id = $2 AND b.id = $3 AND a.locrit_id = $1 AND b.locrit_id = $1 \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(locrit_id)
+                    .bind(from)
+                    .bind(to)
+                    .bind(relation)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
             async fn enqueue_job(&self, job: &NewJob) -> Result<Job> {
                 let sql = format!(
                     "INSERT INTO jobs (id, kind, locrit_id, payload, status, attempts, \

@@ -2,6 +2,7 @@
 //! Resources are addressed by stable ids; errors are [`ApiError`](crate::ApiError)s;
 //! the OpenAPI document is served at `/api/v2/openapi.json`.
 
+mod archive;
 mod locrits;
 mod memory;
 mod sessions;
@@ -21,7 +22,7 @@ use utoipa::OpenApi;
         memory::summary, memory::clear, memory::memories, memory::add_memory, memory::memory,
         memory::update_memory, memory::delete_memory, memory::message, memory::edit_message,
         memory::delete_message, memory::concepts, memory::update_concept, memory::delete_concept,
-        memory::related, memory::jobs, memory::retry_job,
+        memory::related, memory::jobs, memory::retry_job, archive::export, archive::import,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
@@ -41,4 +42,5 @@ pub fn router() -> Router<Core> {
         .merge(locrits::router())
         .merge(sessions::router())
         .merge(memory::router())
+        .merge(archive::router())
 }
