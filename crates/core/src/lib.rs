@@ -9,6 +9,7 @@ mod import;
 mod locrits;
 mod memory;
 mod ollama;
+pub mod search;
 mod sessions;
 
 use std::sync::Arc;
@@ -28,6 +29,7 @@ pub struct Core {
     chat: Arc<chat::ChatState>,
     events: Arc<events::EventBus>,
     config_cache: Arc<config::ConfigCache>,
+    search: Arc<search::SearchState>,
 }
 
 impl Core {
@@ -37,6 +39,7 @@ impl Core {
             chat: Arc::default(),
             events: Arc::default(),
             config_cache: Arc::default(),
+            search: Arc::default(),
         }
     }
 
