@@ -244,6 +244,11 @@ pub(crate) fn union_of_kinds(
     (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
 }
 
+/// The hits of `union`, best first, paged by `$7` (limit) and `$8` (offset).
+pub(crate) fn ranked(union: &str) -> String {
+    format!("SELECT * FROM ({union}) hits ORDER BY score DESC, created_at DESC LIMIT $7 OFFSET $8")
+}
+
 /// `$first, $first+1, …` for `count` parameters.
 pub(crate) fn placeholders(first: usize, count: usize) -> String {
     (first..first + count)
@@ -568,7 +573,7 @@ pub(crate) use impl_search_store;
 
 /// SQLite: one FTS5 index over both kinds (`search_fts`, rows named by `search_docs`).
 pub(crate) mod sqlite {
-    use super::{Kinds, MEMORY_FILTER, MESSAGE_FILTER, MESSAGE_ITEM, union_of_kinds};
+    use super::{Kinds, MEMORY_FILTER, MESSAGE_FILTER, MESSAGE_ITEM, ranked, union_of_kinds};
 
     /// Each term quoted, so FTS5 reads it as a string, never as syntax.
     pub(crate) fn match_expression(terms: &[String], any: bool) -> String {
@@ -606,15 +611,13 @@ pub(crate) mod sqlite {
                 )
             },
         )?;
-        Some(format!(
-            "{union} ORDER BY score DESC, created_at DESC LIMIT $7 OFFSET $8"
-        ))
+        Some(ranked(&union))
     }
 }
 
 /// PostgreSQL: a generated `search_vector` column on each table, GIN-indexed.
 pub(crate) mod postgres {
-    use super::{Kinds, MEMORY_FILTER, MESSAGE_FILTER, MESSAGE_ITEM, union_of_kinds};
+    use super::{Kinds, MEMORY_FILTER, MESSAGE_FILTER, MESSAGE_ITEM, ranked, union_of_kinds};
 
     /// A `to_tsquery` text of plain words (letters and digits only, see
     /// `query_terms`), so no operator of the user's reaches it.
@@ -642,9 +645,7 @@ pub(crate) mod postgres {
                 )
             },
         )?;
-        Some(format!(
-            "{union} ORDER BY score DESC, created_at DESC LIMIT $7 OFFSET $8"
-        ))
+        Some(ranked(&union))
     }
 }
 

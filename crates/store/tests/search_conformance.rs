@@ -185,6 +185,28 @@ mod cases {
             found(&store, pixie.id, &memories_only).await,
             ["Alice has a cat named Tom"]
         );
+        let messages_only = KeywordQuery {
+            filter: SearchFilter {
+                kinds: Kinds {
+                    messages: true,
+                    memories: false,
+                },
+                ..Default::default()
+            },
+            ..query("cat")
+        };
+        assert_eq!(found(&store, pixie.id, &messages_only).await.len(), 3);
+        let neither = KeywordQuery {
+            filter: SearchFilter {
+                kinds: Kinds {
+                    messages: false,
+                    memories: false,
+                },
+                ..Default::default()
+            },
+            ..query("cat")
+        };
+        assert!(found(&store, pixie.id, &neither).await.is_empty());
         let future = KeywordQuery {
             filter: SearchFilter {
                 since: Some(Utc::now() + Duration::hours(1)),

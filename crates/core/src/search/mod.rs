@@ -22,6 +22,7 @@ use locrit_llm::{LlmBackend, OllamaClient, Timeouts};
 use locrit_store::{ItemRef, KeywordQuery, SearchItem, query_terms};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{Core, Result};
@@ -39,7 +40,7 @@ const RRF_K: f64 = 60.0;
 const QUERY_EMBED_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How hits are found.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMode {
     /// The words of the query, ranked by the full-text index.
@@ -66,8 +67,10 @@ pub struct SearchQuery {
 }
 
 /// One message or memory found.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SearchHit {
+    /// `message` or `memory`.
+    #[schema(value_type = String)]
     pub kind: ItemKind,
     pub id: Uuid,
     /// The message's session; `None` for a memory.
@@ -84,7 +87,7 @@ pub struct SearchHit {
 }
 
 /// Whether semantic search took part, and if not, why.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SemanticStatus {
     pub available: bool,
     /// The embedding model asked.
@@ -96,7 +99,7 @@ pub struct SemanticStatus {
 }
 
 /// A page of hits.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 pub struct SearchResults {
     pub hits: Vec<SearchHit>,
     /// `None` in keyword mode, where it is not asked.

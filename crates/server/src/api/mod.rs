@@ -3,6 +3,7 @@
 //! the OpenAPI document is served at `/api/v2/openapi.json`.
 
 mod locrits;
+mod search;
 mod sessions;
 
 use axum::routing::get;
@@ -16,12 +17,13 @@ use utoipa::OpenApi;
     paths(
         locrits::list, locrits::create, locrits::show, locrits::update, locrits::delete,
         sessions::create, sessions::list, sessions::show, sessions::messages, sessions::send,
-        sessions::events, sessions::cancel,
+        sessions::events, sessions::cancel, search::search,
     ),
-    components(schemas(crate::error::ErrorBody)),
+    components(schemas(crate::error::ErrorBody, locrit_core::search::SearchMode)),
     tags(
         (name = "locrits", description = "Locrit management"),
-        (name = "chat", description = "Sessions, messages and chat turns")
+        (name = "chat", description = "Sessions, messages and chat turns"),
+        (name = "search", description = "Keyword, semantic and hybrid search of a Locrit's memory")
     )
 )]
 pub struct ApiDoc;
@@ -34,4 +36,5 @@ pub fn router() -> Router<Core> {
         )
         .merge(locrits::router())
         .merge(sessions::router())
+        .merge(search::router())
 }
