@@ -17,9 +17,17 @@ pub struct OllamaSettings {
     pub base_url: String,
     pub default_model: String,
     pub timeout: u64,
+    /// The model asked for embeddings (semantic search), on each Locrit's server.
+    #[serde(default = "default_embedding_model")]
+    pub embedding_model: String,
     /// The rest of the original's `ollama` section (`host`, `port`), kept verbatim.
     #[serde(flatten)]
     pub other: Map<String, Value>,
+}
+
+/// `LOCRIT_EMBEDDING_MODEL`, or Ollama's usual embedding model.
+fn default_embedding_model() -> String {
+    std::env::var("LOCRIT_EMBEDDING_MODEL").unwrap_or_else(|_| "nomic-embed-text".into())
 }
 
 /// The global configuration. Sections Locrit does not use are kept verbatim, so an
@@ -47,6 +55,7 @@ impl Default for GlobalConfig {
                 default_model: std::env::var("OLLAMA_DEFAULT_MODEL")
                     .unwrap_or_else(|_| "llama3.2".into()),
                 timeout: 30,
+                embedding_model: default_embedding_model(),
                 other: Map::new(),
             },
             network: json!({"api_server": {"host": "127.0.0.1", "port": 5000}}),
@@ -68,6 +77,7 @@ pub struct GlobalConfigChanges {
     pub ollama_base_url: Option<String>,
     pub ollama_default_model: Option<String>,
     pub ollama_timeout: Option<u64>,
+    pub ollama_embedding_model: Option<String>,
     pub api_port: Option<u16>,
     pub api_host: Option<String>,
     pub ui_theme: Option<String>,
@@ -81,6 +91,9 @@ impl GlobalConfig {
         }
         if let Some(model) = changes.ollama_default_model {
             self.ollama.default_model = model;
+        }
+        if let Some(model) = changes.ollama_embedding_model {
+            self.ollama.embedding_model = model;
         }
         if let Some(timeout) = changes.ollama_timeout {
             self.ollama.timeout = timeout;

@@ -167,6 +167,9 @@ impl Core {
             if let Some(Value::String(model)) = ollama.remove("default_model") {
                 config.ollama.default_model = model;
             }
+            if let Some(Value::String(model)) = ollama.remove("embedding_model") {
+                config.ollama.embedding_model = model;
+            }
             if let Some(timeout) = ollama.remove("timeout").as_ref().and_then(Value::as_u64) {
                 config.ollama.timeout = timeout;
             }

@@ -11,6 +11,7 @@ pub mod jobs;
 mod locrits;
 mod memory;
 mod ollama;
+pub mod search;
 mod sessions;
 
 use std::sync::Arc;
@@ -33,6 +34,7 @@ pub struct Core {
     events: Arc<events::EventBus>,
     config_cache: Arc<config::ConfigCache>,
     jobs: Arc<jobs::JobsState>,
+    search: Arc<search::SearchState>,
 }
 
 impl Core {
@@ -43,6 +45,7 @@ impl Core {
             events: Arc::default(),
             config_cache: Arc::default(),
             jobs: Arc::default(),
+            search: Arc::default(),
         }
     }
 

@@ -713,22 +713,30 @@ async fn search_ranks_matching_messages() {
     assert_eq!(body["query"], "tea");
     assert_eq!(body["access_level"], "full");
     assert_eq!(body["total"], 4);
-    // The most occurrences first, then the newest.
+    // Ranked by the full-text index: more occurrences in fewer words first.
     assert_eq!(
         contents(&body["results"]),
         [
-            "You said: tea, TEA time",
             "tea, TEA time",
-            "You said: I like tea",
-            "I like tea"
+            "You said: tea, TEA time",
+            "I like tea",
+            "You said: I like tea"
         ]
     );
     for result in body["results"].as_array().unwrap() {
         assert_message_shape(result);
-        assert_eq!(result["similarity_score"], Value::Null);
+        assert!(result["similarity_score"].as_f64().unwrap() > 0.0);
     }
+    assert_eq!(
+        body["results"][0]["snippet"],
+        "<mark>tea</mark>, <mark>TEA</mark> time"
+    );
+    // The fake Ollama has no embedding model: keyword search alone, and why.
+    assert_eq!(body["mode"], "hybrid");
+    assert_eq!(body["semantic"]["available"], false);
+    assert!(body["semantic"]["reason"].as_str().unwrap().contains("not found"));
     let (_, body) = server.get(&mem("/search?q=TEA&limit=1")).await;
-    assert_eq!(contents(&body["results"]), ["You said: tea, TEA time"]);
+    assert_eq!(contents(&body["results"]), ["tea, TEA time"]);
     let (_, body) = server.get(&mem("/search?q=absent")).await;
     assert_eq!(
         (body["total"].clone(), body["results"].clone()),

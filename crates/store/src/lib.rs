@@ -8,6 +8,7 @@ mod backup;
 mod error;
 mod open;
 mod rows;
+mod search;
 mod sql;
 
 use async_trait::async_trait;
@@ -21,6 +22,10 @@ use uuid::Uuid;
 
 pub use backup::backup;
 pub use error::StoreError;
+pub use search::{
+    EmbedTask, ItemKind, ItemRef, KeywordQuery, Kinds, MAX_QUERY_TERMS, NewEmbedding, SearchFilter,
+    SearchItem, SearchStore, StoredVector, query_terms,
+};
 pub use open::{PostgresStore, SqliteStore, SqliteSync, StoreConfig, open};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -139,7 +144,7 @@ pub struct LocritStats {
 /// Everything Locrit keeps. Every write either commits or returns an error: no method
 /// reports success for data that is not stored.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SearchStore + Send + Sync + 'static {
     /// For logs: which backend, and where.
     fn describe(&self) -> String;
 

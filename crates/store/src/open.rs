@@ -161,3 +161,15 @@ impl PostgresStore {
 
 impl_store!(SqliteStore);
 impl_store!(PostgresStore);
+crate::search::impl_search_store!(
+    SqliteStore,
+    crate::search::sqlite::keyword_sql,
+    crate::search::sqlite::match_expression,
+    "NULL"
+);
+crate::search::impl_search_store!(
+    PostgresStore,
+    crate::search::postgres::keyword_sql,
+    crate::search::postgres::match_expression,
+    "NULL::timestamptz"
+);

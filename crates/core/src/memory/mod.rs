@@ -17,9 +17,6 @@ use crate::{Core, Error, Result};
 /// How many recent messages, and top concepts, a memory summary shows.
 pub const SUMMARY_ITEMS: u32 = 20;
 
-/// How many matching messages a search ranks, at most (the newest ones).
-const SEARCH_CANDIDATES: u32 = 1000;
-
 /// How many messages mentioning a concept its details show.
 const CONTEXT_EXAMPLES: u32 = 5;
 /// How far from a concept its related concepts are looked for, at most.
@@ -75,34 +72,6 @@ impl Core {
             sessions,
             top_concepts,
         })
-    }
-
-    /// The Locrit's messages containing `query` (any case), at most `limit`: the most
-    /// occurrences first, then the newest. Empty when its memory is switched off.
-    pub async fn search_messages(
-        &self,
-        locrit: &Locrit,
-        query: &str,
-        limit: u32,
-    ) -> Result<Vec<Message>> {
-        let query = query.trim();
-        if query.is_empty() {
-            return Err(ValidationError::new("q", "must not be empty").into());
-        }
-        if locrit.memory_service == MemoryService::Disabled || limit == 0 {
-            return Ok(Vec::new());
-        }
-        let mut found = self
-            .store
-            .search_messages(locrit.id, query, SEARCH_CANDIDATES)
-            .await?;
-        let needle = query.to_lowercase();
-        // A stable sort: equal scores keep the store's order, newest first.
-        found.sort_by_cached_key(|m| {
-            std::cmp::Reverse(m.content.to_lowercase().matches(&needle).count())
-        });
-        found.truncate(limit as usize);
-        Ok(found)
     }
 
     /// Every live session of a Locrit, chats and conversations, most recently updated

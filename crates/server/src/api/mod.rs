@@ -5,6 +5,7 @@
 mod archive;
 mod locrits;
 mod memory;
+mod search;
 mod sessions;
 
 use axum::routing::get;
@@ -23,12 +24,14 @@ use utoipa::OpenApi;
         memory::update_memory, memory::delete_memory, memory::message, memory::edit_message,
         memory::delete_message, memory::concepts, memory::update_concept, memory::delete_concept,
         memory::related, memory::jobs, memory::retry_job, archive::export, archive::import,
+        search::search,
     ),
-    components(schemas(crate::error::ErrorBody)),
+    components(schemas(crate::error::ErrorBody, locrit_core::search::SearchMode)),
     tags(
         (name = "locrits", description = "Locrit management"),
         (name = "chat", description = "Sessions, messages and chat turns"),
-        (name = "memory", description = "What a Locrit remembers: memories, messages, concepts, jobs")
+        (name = "memory", description = "What a Locrit remembers: memories, messages, concepts, jobs"),
+        (name = "search", description = "Keyword, semantic and hybrid search of a Locrit's memory")
     )
 )]
 pub struct ApiDoc;
@@ -43,4 +46,5 @@ pub fn router() -> Router<Core> {
         .merge(sessions::router())
         .merge(memory::router())
         .merge(archive::router())
+        .merge(search::router())
 }

@@ -82,6 +82,7 @@ fn changes(fields: &Map<String, Value>) -> Result<GlobalConfigChanges, ApiError>
         ollama_base_url,
         ollama_default_model: text(fields, &["ollama_default_model", "default_model"])?,
         ollama_timeout: integer(fields, "ollama_timeout")?,
+        ollama_embedding_model: text(fields, &["ollama_embedding_model", "embedding_model"])?,
         api_port: integer(fields, "api_port")?,
         api_host: text(fields, &["api_host"])?,
         ui_theme: text(fields, &["ui_theme"])?,

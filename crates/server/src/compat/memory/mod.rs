@@ -3,11 +3,11 @@
 //! trouvé`), its gate (403), then its own input; query and body are therefore read as
 //! raw text and parsed only after the first two checks. Unknown ids are 404 with the
 //! route's "non trouvé(e)" words; bad numbers are 400; nothing is 200 with `{error}`.
-//! Search is a ranked substring search over messages (occurrences, then recency) until
-//! full-text and semantic search land (issue 5).
+//! Search ([`search`]) is the core's ranked hybrid search, over messages.
 
 mod concepts;
 mod records;
+mod search;
 
 use axum::extract::State;
 use axum::routing::{delete, get};
@@ -15,7 +15,6 @@ use axum::{Json, Router};
 use locrit_core::{Core, Error, MemorySummary};
 use locrit_domain::{Locrit, Memory, MemoryService, Session};
 use locrit_store::LocritStats;
-use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -23,7 +22,7 @@ use super::settings::timestamp;
 use super::turn::{RawBody, client_id, message_json};
 use super::{failure, find_locrit};
 use crate::ApiError;
-use crate::extract::{Path, Query};
+use crate::extract::Path;
 use concepts::concept_json;
 
 const LOCRIT_NOT_FOUND: &str = "Locrit non trouvé";
@@ -49,7 +48,7 @@ pub(super) fn routes() -> Router<Core> {
     let at = |path: &str| format!("{BASE}{path}");
     Router::new()
         .route(&at("/summary"), get(summary))
-        .route(&at("/search"), get(search))
+        .route(&at("/search"), get(search::search_get).post(search::search_post))
         .route(&at("/stats"), get(stats))
         .route(&at("/sessions"), get(records::sessions))
         .route(
@@ -180,50 +179,6 @@ async fn stats(State(core): State<Core>, Path(name): Path<String>) -> Reply {
     Ok(Json(json!({
         "locrit_name": locrit.name,
         "statistics": statistics_json(&locrit, stats),
-        "access_level": access_level,
-    })))
-}
-
-#[derive(Deserialize)]
-struct SearchQuery {
-    q: Option<String>,
-    limit: Option<String>,
-}
-
-/// Messages containing `q`, ranked (the original's route always failed).
-async fn search(
-    State(core): State<Core>,
-    Path(name): Path<String>,
-    Query(query): Query<SearchQuery>,
-) -> Reply {
-    const DENIED: &str = "Accès à la mémoire non autorisé pour ce Locrit";
-    let locrit = gated(&core, &name, Gate::Quick(DENIED), READ_FAILED).await?;
-    let Some(text) = query.q.filter(|q| !q.trim().is_empty()) else {
-        return Err(ApiError::bad_request("Paramètre de recherche requis").with_field("q"));
-    };
-    let limit = limit(&query.limit, DEFAULT_RESULTS, MAX_RESULTS)?;
-    let (limit, access_level) = if locrit.access_to.full_memory {
-        (limit, "full")
-    } else {
-        (limit.min(QUICK_RESULTS), "quick")
-    };
-    let found = core
-        .search_messages(&locrit, &text, limit)
-        .await
-        .map_err(failure(READ_FAILED))?;
-    let results: Vec<Value> = found
-        .iter()
-        .map(|message| {
-            let mut value = message_json(message);
-            // Keyword search: no similarity to report.
-            value["similarity_score"] = Value::Null;
-            value
-        })
-        .collect();
-    Ok(Json(json!({
-        "query": text,
-        "total": results.len(),
-        "results": results,
         "access_level": access_level,
     })))
 }

@@ -1,0 +1,397 @@
+//! Search through the core against the fake Ollama: the embedding worker (in the
+//! background, resumable, following the model), semantic and hybrid ranking, and
+//! keyword search going on when no embedding model can be reached.
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use locrit_core::chat::{SessionTarget, TurnRequest};
+use locrit_core::search::{ItemKind, SearchMode, SearchQuery, SearchResults};
+use locrit_core::{Core, GlobalConfigChanges, NewSessionSpec};
+use locrit_domain::{Caller, Locrit, NewLocrit, NewMemory, NewMessage, SessionKind};
+use locrit_domain::NewSession;
+use locrit_store::StoreConfig;
+use locrit_testkit::{Endpoint, FakeFailure, FakeOllama, Reply, TestDatabase};
+use serde_json::json;
+
+const EMBEDDER: &str = "nomic-embed-text";
+
+struct Setup {
+    core: Core,
+    ollama: FakeOllama,
+    locrit: Locrit,
+    db: TestDatabase,
+}
+
+async fn setup() -> Setup {
+    let db = TestDatabase::sqlite();
+    let core = Core::new(locrit_store::open(&StoreConfig::new(db.url())).await.unwrap());
+    let ollama = FakeOllama::builder()
+        .model(EMBEDDER, None)
+        .embed_dim(64)
+        .reply(Reply::Text("Noted.".into()))
+        .start()
+        .await;
+    let locrit = core
+        .create_locrit(NewLocrit {
+            name: "Pixie".into(),
+            ollama_model: "llama3.2".into(),
+            ollama_url: Some(ollama.url()),
+            active: true,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    Setup {
+        core,
+        ollama,
+        locrit,
+        db,
+    }
+}
+
+/// Stores messages straight in the store, as if written while no worker ran.
+async fn store_messages(setup: &Setup, key: &str, texts: &[&str]) {
+    let store = setup.core.store();
+    let session = store
+        .open_session(&NewSession {
+            locrit_id: setup.locrit.id,
+            key: key.into(),
+            kind: SessionKind::Chat,
+            name: None,
+            user_id: None,
+            metadata: json!({}),
+        })
+        .await
+        .unwrap();
+    let batch: Vec<NewMessage> = texts
+        .iter()
+        .map(|t| NewMessage::new(locrit_domain::Role::User, *t))
+        .collect();
+    store.append_messages(session.id, &batch).await.unwrap();
+}
+
+async fn vectors(core: &Core, locrit: &Locrit, model: &str) -> usize {
+    core.store()
+        .embeddings(locrit.id, model, None)
+        .await
+        .unwrap()
+        .len()
+}
+
+async fn eventually<F: Future<Output = bool>>(what: &str, mut check: impl FnMut() -> F) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn query(text: &str, mode: SearchMode) -> SearchQuery {
+    SearchQuery {
+        text: text.into(),
+        mode,
+        limit: 10,
+        ..Default::default()
+    }
+}
+
+async fn search(setup: &Setup, text: &str, mode: SearchMode) -> SearchResults {
+    setup
+        .core
+        .search(&setup.locrit, &query(text, mode))
+        .await
+        .unwrap()
+}
+
+fn contents(results: &SearchResults) -> Vec<&str> {
+    results.hits.iter().map(|h| h.content.as_str()).collect()
+}
+
+#[tokio::test]
+async fn chat_does_not_wait_for_embeddings_which_follow_in_the_background() {
+    let setup = setup().await;
+    let worker = setup.core.spawn_embedder();
+    // Every embedding takes 2 s: the turn must not.
+    setup
+        .ollama
+        .fail_always_on(Endpoint::Embed, FakeFailure::Delay(Duration::from_secs(2)));
+    let started = Instant::now();
+    let turn = setup
+        .core
+        .start_turn(TurnRequest {
+            locrit: setup.locrit.clone(),
+            session: SessionTarget::Open(NewSessionSpec {
+                key: "s".into(),
+                kind: SessionKind::Chat,
+                name: None,
+                user_id: None,
+                metadata: json!({}),
+            }),
+            caller: Caller::Owner,
+            text: "My cat is called Tom".into(),
+            user_id: None,
+            system_additions: vec![],
+        })
+        .await
+        .unwrap();
+    turn.finished().await;
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "the turn took {:?}",
+        started.elapsed()
+    );
+    eventually("both messages embedded", || async {
+        vectors(&setup.core, &setup.locrit, EMBEDDER).await == 2
+    })
+    .await;
+    let embeds = setup.ollama.requests_on(Endpoint::Embed);
+    assert!(embeds.iter().all(|r| r["model"] == EMBEDDER));
+    assert!(
+        embeds
+            .iter()
+            .any(|r| r["input"].to_string().contains("My cat is called Tom"))
+    );
+    worker.abort();
+}
+
+#[tokio::test]
+async fn the_worker_resumes_from_the_store_after_a_restart() {
+    let setup = setup().await;
+    store_messages(&setup, "before", &["one", "two", "three"]).await;
+    let worker = setup.core.spawn_embedder();
+    eventually("the rows stored before the start", || async {
+        vectors(&setup.core, &setup.locrit, EMBEDDER).await == 3
+    })
+    .await;
+    worker.abort();
+
+    // Written while no worker ran, and without events: a new server finds them.
+    store_messages(&setup, "meanwhile", &["four", "five"]).await;
+    let store = locrit_store::open(&StoreConfig::new(setup.db.url()))
+        .await
+        .unwrap();
+    let restarted = Core::new(store);
+    let worker = restarted.spawn_embedder();
+    eventually("the rows stored while stopped", || async {
+        vectors(&restarted, &setup.locrit, EMBEDDER).await == 5
+    })
+    .await;
+    worker.abort();
+}
+
+#[tokio::test]
+async fn a_new_embedding_model_recomputes_every_vector() {
+    let setup = setup().await;
+    store_messages(&setup, "s", &["alpha beta", "gamma delta"]).await;
+    setup
+        .core
+        .add_memory(
+            &setup.locrit,
+            NewMemory {
+                content: "epsilon".into(),
+                importance: 0.5,
+                metadata: json!({}),
+                ..NewMemory::default()
+            },
+        )
+        .await
+        .unwrap();
+    let worker = setup.core.spawn_embedder();
+    eventually("vectors of the first model", || async {
+        vectors(&setup.core, &setup.locrit, EMBEDDER).await == 3
+    })
+    .await;
+
+    setup.ollama.add_model("other-embed", None);
+    setup.ollama.set_embed_dim(16);
+    setup
+        .core
+        .save_global_config(GlobalConfigChanges {
+            ollama_embedding_model: Some("other-embed".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    eventually("vectors of the new model", || async {
+        vectors(&setup.core, &setup.locrit, "other-embed").await == 3
+    })
+    .await;
+    let stored = setup
+        .core
+        .store()
+        .embeddings(setup.locrit.id, "other-embed", None)
+        .await
+        .unwrap();
+    assert!(stored.iter().all(|v| v.vector.len() == 16));
+    let results = search(&setup, "gamma", SearchMode::Semantic).await;
+    let semantic = results.semantic.as_ref().unwrap();
+    assert!(semantic.available, "{semantic:?}");
+    assert_eq!(semantic.model, "other-embed");
+    assert_eq!(contents(&results)[0], "gamma delta");
+    worker.abort();
+}
+
+#[tokio::test]
+async fn semantic_and_hybrid_search_rank_by_meaning() {
+    let setup = setup().await;
+    store_messages(
+        &setup,
+        "s",
+        &[
+            "the cat sat on the mat",
+            "the dog ran in the park",
+            "stock markets fell sharply today",
+        ],
+    )
+    .await;
+    setup
+        .core
+        .add_memory(
+            &setup.locrit,
+            NewMemory {
+                content: "Alice keeps a cat at home".into(),
+                importance: 0.5,
+                metadata: json!({}),
+                ..NewMemory::default()
+            },
+        )
+        .await
+        .unwrap();
+    let worker = setup.core.spawn_embedder();
+    eventually("every row embedded", || async {
+        vectors(&setup.core, &setup.locrit, EMBEDDER).await == 4
+    })
+    .await;
+
+    // No row has every word: keyword search finds nothing, semantic search finds the
+    // closest texts, and hybrid search keeps them.
+    let text = "the cat on a mat";
+    assert!(search(&setup, text, SearchMode::Keyword).await.hits.is_empty());
+    let semantic = search(&setup, text, SearchMode::Semantic).await;
+    assert_eq!(semantic.semantic.as_ref().unwrap().indexed, 4);
+    assert_eq!(contents(&semantic)[0], "the cat sat on the mat");
+    assert_eq!(
+        semantic.hits[0].snippet,
+        "<mark>the</mark> <mark>cat</mark> sat <mark>on</mark> <mark>the</mark> <mark>mat</mark>"
+    );
+    assert!(semantic.hits.windows(2).all(|w| w[0].score >= w[1].score));
+    let hybrid = search(&setup, text, SearchMode::Hybrid).await;
+    assert_eq!(contents(&hybrid)[0], "the cat sat on the mat");
+
+    // Hybrid: a hit in both lists comes before hits in one.
+    let both = search(&setup, "cat", SearchMode::Hybrid).await;
+    assert!(both.semantic.as_ref().unwrap().available);
+    assert_eq!(both.hits.len(), 4);
+    let kinds: Vec<ItemKind> = both.hits.iter().take(2).map(|h| h.kind).collect();
+    assert!(kinds.contains(&ItemKind::Memory));
+    assert!(both.hits[..2].iter().all(|h| h.content.contains("cat")));
+
+    // A deleted message leaves the semantic results at once (the index keeps a stale
+    // point; the store has the last word).
+    let cat = semantic.hits[0].id;
+    setup
+        .core
+        .store()
+        .delete_message(setup.locrit.id, cat)
+        .await
+        .unwrap();
+    let after = search(&setup, text, SearchMode::Semantic).await;
+    assert!(after.hits.iter().all(|h| h.id != cat));
+
+    // Pages follow each other.
+    let first = setup
+        .core
+        .search(
+            &setup.locrit,
+            &SearchQuery {
+                limit: 1,
+                ..query("cat dog park", SearchMode::Semantic)
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(first.next_offset, Some(1));
+    let second = setup
+        .core
+        .search(
+            &setup.locrit,
+            &SearchQuery {
+                limit: 1,
+                offset: 1,
+                ..query("cat dog park", SearchMode::Semantic)
+            },
+        )
+        .await
+        .unwrap();
+    assert_ne!(first.hits[0].id, second.hits[0].id);
+    worker.abort();
+}
+
+#[tokio::test]
+async fn keyword_search_goes_on_when_no_embedding_model_answers() {
+    let setup = setup().await;
+    store_messages(&setup, "s", &["the cat sat on the mat"]).await;
+
+    setup.ollama.remove_model(EMBEDDER);
+    let results = search(&setup, "cat", SearchMode::Hybrid).await;
+    assert_eq!(contents(&results), ["the cat sat on the mat"]);
+    let semantic = results.semantic.unwrap();
+    assert!(!semantic.available);
+    let reason = semantic.reason.unwrap();
+    assert!(reason.contains(EMBEDDER) && reason.contains("not found"), "{reason}");
+
+    // A server that is not there at all.
+    let down = setup
+        .core
+        .update_locrit(
+            setup.locrit.clone(),
+            locrit_domain::LocritPatch {
+                ollama_url: Some(Some("http://127.0.0.1:9".into())),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let results = setup
+        .core
+        .search(&down, &query("cat", SearchMode::Hybrid))
+        .await
+        .unwrap();
+    assert_eq!(results.hits.len(), 1);
+    let semantic = results.semantic.unwrap();
+    assert!(!semantic.available);
+    assert!(semantic.reason.unwrap().contains("127.0.0.1:9"));
+
+    // Semantic mode alone answers with no hits and the reason, not an error.
+    let results = setup
+        .core
+        .search(&down, &query("cat", SearchMode::Semantic))
+        .await
+        .unwrap();
+    assert!(results.hits.is_empty());
+    assert!(!results.semantic.unwrap().available);
+}
+
+#[tokio::test]
+async fn the_worker_backs_off_while_the_embedding_server_fails_then_catches_up() {
+    let setup = setup().await;
+    store_messages(&setup, "s", &["one", "two"]).await;
+    setup.ollama.fail_always_on(
+        Endpoint::Embed,
+        FakeFailure::Http(503, "overloaded".into()),
+    );
+    let worker = setup.core.spawn_embedder();
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    // Retries after 1 s, then 2 s: a handful of requests, not a busy loop.
+    let tries = setup.ollama.requests_on(Endpoint::Embed).len();
+    assert!((1..=4).contains(&tries), "{tries} embedding requests");
+    assert_eq!(vectors(&setup.core, &setup.locrit, EMBEDDER).await, 0);
+
+    setup.ollama.clear_failures();
+    eventually("the vectors once the server answers", || async {
+        vectors(&setup.core, &setup.locrit, EMBEDDER).await == 2
+    })
+    .await;
+    worker.abort();
+}

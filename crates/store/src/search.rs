@@ -1,0 +1,674 @@
+//! Search in the store: ranked keyword search over messages and memories (SQLite FTS5,
+//! PostgreSQL full text) and the stored embeddings that semantic search is built from.
+//!
+//! The store is the source of truth for both: the full-text indexes are kept in step by
+//! the database itself (triggers, generated columns), and the embeddings live in tables
+//! whose rows go away with the message or memory they describe.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use locrit_domain::Role;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Result;
+
+/// Most words of a query that are searched; the rest are ignored (a pasted 10 KB text
+/// must not become a 10 KB full-text query).
+pub const MAX_QUERY_TERMS: usize = 32;
+/// Longest word searched, in characters.
+const MAX_TERM_CHARS: usize = 64;
+
+/// What a search hit is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemKind {
+    Message,
+    Memory,
+}
+
+impl ItemKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::Message => "message",
+            ItemKind::Memory => "memory",
+        }
+    }
+
+    fn embeddings_table(self) -> &'static str {
+        match self {
+            ItemKind::Message => "message_embeddings",
+            ItemKind::Memory => "memory_embeddings",
+        }
+    }
+}
+
+/// A message or a memory, by id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ItemRef {
+    pub kind: ItemKind,
+    pub id: Uuid,
+}
+
+/// Which kinds of rows a search covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Kinds {
+    pub messages: bool,
+    pub memories: bool,
+}
+
+impl Default for Kinds {
+    fn default() -> Self {
+        Self {
+            messages: true,
+            memories: true,
+        }
+    }
+}
+
+/// Restrictions on hits. A session or role filter leaves memories out: they belong to
+/// no session and have no role. Messages of sessions marked deleted are never found.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SearchFilter {
+    pub session_key: Option<String>,
+    pub role: Option<Role>,
+    /// Created at or after.
+    pub since: Option<DateTime<Utc>>,
+    /// Created strictly before.
+    pub until: Option<DateTime<Utc>>,
+    pub kinds: Kinds,
+}
+
+/// A keyword search. Build its terms with [`query_terms`].
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct KeywordQuery {
+    /// Words (letters and digits only), searched literally.
+    pub terms: Vec<String>,
+    /// Any word may match (ranked by how well); otherwise every word must.
+    pub any: bool,
+    pub filter: SearchFilter,
+    pub limit: u32,
+    pub offset: u32,
+}
+
+/// A row that matched, with what a result list shows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchItem {
+    pub item: ItemRef,
+    pub locrit_id: Uuid,
+    pub session_key: Option<String>,
+    pub role: Option<Role>,
+    pub content: String,
+    pub created_at: DateTime<Utc>,
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Keyword relevance, higher is better (0 from [`SearchStore::search_items`]).
+    pub score: f64,
+}
+
+/// A row that has no embedding for a model yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EmbedTask {
+    pub item: ItemRef,
+    pub locrit_id: Uuid,
+    pub content: String,
+}
+
+/// A computed embedding: stored only if its row still has the text that was embedded.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewEmbedding {
+    pub task: EmbedTask,
+    pub vector: Vec<f32>,
+}
+
+/// An embedding as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVector {
+    pub item: ItemRef,
+    pub vector: Vec<f32>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// The words of a user's query, safe to hand to either full-text engine: runs of
+/// letters and digits, deduplicated (ignoring case), at most [`MAX_QUERY_TERMS`].
+/// Everything else (quotes, `*`, `:`, `-`, parentheses) separates words, so no query
+/// syntax reaches the engine, and operators such as `NEAR` or `OR` are plain words.
+pub fn query_terms(text: &str) -> Vec<String> {
+    let mut terms: Vec<String> = Vec::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        if word.is_empty() {
+            continue;
+        }
+        let word: String = word.chars().take(MAX_TERM_CHARS).collect();
+        if !terms.iter().any(|t| t.to_lowercase() == word.to_lowercase()) {
+            terms.push(word);
+        }
+        if terms.len() == MAX_QUERY_TERMS {
+            break;
+        }
+    }
+    terms
+}
+
+/// Search operations of the store; every [`Store`](crate::Store) has them.
+#[async_trait]
+pub trait SearchStore: Send + Sync {
+    /// The Locrit's messages and memories that match `query.terms`, best first.
+    /// No terms: no hits.
+    async fn keyword_search(&self, locrit_id: Uuid, query: &KeywordQuery)
+    -> Result<Vec<SearchItem>>;
+
+    /// These items of the Locrit that pass the filter (in no particular order); deleted
+    /// ones are left out.
+    async fn search_items(
+        &self,
+        locrit_id: Uuid,
+        items: &[ItemRef],
+        filter: &SearchFilter,
+    ) -> Result<Vec<SearchItem>>;
+
+    /// Up to `limit` of the Locrit's messages and memories without an embedding for
+    /// `model`, newest first; with `since`, only rows created from then on.
+    async fn embedding_backlog(
+        &self,
+        locrit_id: Uuid,
+        model: &str,
+        since: Option<DateTime<Utc>>,
+        limit: u32,
+    ) -> Result<Vec<EmbedTask>>;
+
+    /// Stores embeddings for `model` (replacing older ones), skipping rows deleted or
+    /// edited since their text was read. Returns how many were stored.
+    async fn put_embeddings(&self, model: &str, embeddings: &[NewEmbedding]) -> Result<u64>;
+
+    /// The Locrit's embeddings for `model`, oldest first; with `since`, only those
+    /// stored from then on.
+    async fn embeddings(
+        &self,
+        locrit_id: Uuid,
+        model: &str,
+        since: Option<DateTime<Utc>>,
+    ) -> Result<Vec<StoredVector>>;
+
+    /// The stored embeddings of these items for `model`.
+    async fn embeddings_of(
+        &self,
+        locrit_id: Uuid,
+        model: &str,
+        items: &[ItemRef],
+    ) -> Result<Vec<StoredVector>>;
+}
+
+pub(crate) fn vector_bytes(vector: &[f32]) -> Vec<u8> {
+    vector.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+pub(crate) fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>> {
+    if bytes.len() % 4 != 0 {
+        return Err(crate::StoreError::Corrupt(format!(
+            "an embedding of {} bytes is not a list of f32",
+            bytes.len()
+        )));
+    }
+    Ok(bytes
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect())
+}
+
+/// The columns of a search hit, from a message `m` joined with its session `s`.
+pub(crate) const MESSAGE_ITEM: &str = "'message' AS kind, m.id, m.locrit_id, s.key AS session_key, \
+    m.role, m.content, m.created_at, m.edited_at";
+
+/// The message filters: `$1` Locrit, `$3` session key, `$4` role, `$5` since, `$6` until.
+pub(crate) const MESSAGE_FILTER: &str = "m.locrit_id = $1 AND s.status <> 'deleted' \
+    AND ($3 IS NULL OR s.key = $3) AND ($4 IS NULL OR m.role = $4) \
+    AND ($5 IS NULL OR m.created_at >= $5) AND ($6 IS NULL OR m.created_at < $6)";
+
+/// The memory filters, same parameters: a session or role filter excludes memories.
+pub(crate) const MEMORY_FILTER: &str = "y.locrit_id = $1 AND $3 IS NULL AND $4 IS NULL \
+    AND ($5 IS NULL OR y.created_at >= $5) AND ($6 IS NULL OR y.created_at < $6)";
+
+/// `UNION ALL` of the parts the filter's kinds ask for; `None` when it asks for none.
+pub(crate) fn union_of_kinds(
+    kinds: Kinds,
+    messages: impl FnOnce() -> String,
+    memories: impl FnOnce() -> String,
+) -> Option<String> {
+    let parts: Vec<String> = [
+        kinds.messages.then(messages),
+        kinds.memories.then(memories),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
+}
+
+/// The hits of `union`, best first, paged by `$7` (limit) and `$8` (offset).
+pub(crate) fn ranked(union: &str) -> String {
+    format!("SELECT * FROM ({union}) hits ORDER BY score DESC, created_at DESC LIMIT $7 OFFSET $8")
+}
+
+/// `$first, $first+1, …` for `count` parameters.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+pub(crate) fn ids_of(items: &[ItemRef], kind: ItemKind) -> Vec<Uuid> {
+    items
+        .iter()
+        .filter(|i| i.kind == kind)
+        .map(|i| i.id)
+        .collect()
+}
+
+pub(crate) fn table_of(kind: ItemKind) -> &'static str {
+    kind.embeddings_table()
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct SearchRow {
+    kind: String,
+    id: Uuid,
+    locrit_id: Uuid,
+    session_key: Option<String>,
+    role: Option<String>,
+    content: String,
+    created_at: DateTime<Utc>,
+    edited_at: Option<DateTime<Utc>>,
+    score: f64,
+}
+
+impl TryFrom<SearchRow> for SearchItem {
+    type Error = crate::StoreError;
+
+    fn try_from(row: SearchRow) -> Result<Self> {
+        Ok(SearchItem {
+            item: ItemRef {
+                kind: kind_from(&row.kind)?,
+                id: row.id,
+            },
+            locrit_id: row.locrit_id,
+            session_key: row.session_key,
+            role: row
+                .role
+                .map(|r| crate::rows::parse_text(&r, "role"))
+                .transpose()?,
+            content: row.content,
+            created_at: row.created_at,
+            edited_at: row.edited_at,
+            score: row.score,
+        })
+    }
+}
+
+pub(crate) fn kind_from(text: &str) -> Result<ItemKind> {
+    match text {
+        "message" => Ok(ItemKind::Message),
+        "memory" => Ok(ItemKind::Memory),
+        other => Err(crate::StoreError::Corrupt(format!(
+            "unknown search item kind {other:?}"
+        ))),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TaskRow {
+    kind: String,
+    id: Uuid,
+    locrit_id: Uuid,
+    content: String,
+}
+
+impl TryFrom<TaskRow> for EmbedTask {
+    type Error = crate::StoreError;
+
+    fn try_from(row: TaskRow) -> Result<Self> {
+        Ok(EmbedTask {
+            item: ItemRef {
+                kind: kind_from(&row.kind)?,
+                id: row.id,
+            },
+            locrit_id: row.locrit_id,
+            content: row.content,
+        })
+    }
+}
+
+/// Implements [`SearchStore`] for a store type; `$keyword_sql` turns a query into the
+/// dialect's ranked full-text SQL (parameters as in `MESSAGE_FILTER`, `$2` the match
+/// expression, `$7` limit, `$8` offset) and `$match_expression` builds `$2`.
+macro_rules! impl_search_store {
+    ($store:ty, $keyword_sql:path, $match_expression:path, $null_time:expr) => {
+        #[async_trait::async_trait]
+        impl $crate::search::SearchStore for $store {
+            async fn keyword_search(
+                &self,
+                locrit_id: Uuid,
+                query: &$crate::search::KeywordQuery,
+            ) -> Result<Vec<$crate::search::SearchItem>> {
+                if query.terms.is_empty() || query.limit == 0 {
+                    return Ok(Vec::new());
+                }
+                let Some(sql) = $keyword_sql(query.filter.kinds) else {
+                    return Ok(Vec::new());
+                };
+                let filter = &query.filter;
+                let rows: Vec<$crate::search::SearchRow> = sqlx::query_as(&sql)
+                    .bind(locrit_id)
+                    .bind($match_expression(&query.terms, query.any))
+                    .bind(&filter.session_key)
+                    .bind(filter.role.map(|r| r.as_str()))
+                    .bind(filter.since)
+                    .bind(filter.until)
+                    .bind(i64::from(query.limit))
+                    .bind(i64::from(query.offset))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn search_items(
+                &self,
+                locrit_id: Uuid,
+                items: &[$crate::search::ItemRef],
+                filter: &$crate::search::SearchFilter,
+            ) -> Result<Vec<$crate::search::SearchItem>> {
+                use $crate::search::{ItemKind, ids_of, placeholders};
+                let messages = ids_of(items, ItemKind::Message);
+                let memories = ids_of(items, ItemKind::Memory);
+                let kinds = $crate::search::Kinds {
+                    messages: filter.kinds.messages && !messages.is_empty(),
+                    memories: filter.kinds.memories && !memories.is_empty(),
+                };
+                // Ids from `$7` on: messages first, then memories.
+                let first_memory = 7 + if kinds.messages { messages.len() } else { 0 };
+                let Some(sql) = $crate::search::union_of_kinds(
+                    kinds,
+                    || {
+                        format!(
+                            "SELECT {}, CAST(0 AS DOUBLE PRECISION) AS score FROM messages m \
+                             JOIN sessions s ON s.id = m.session_id WHERE {} AND m.id IN ({})",
+                            $crate::search::MESSAGE_ITEM,
+                            $crate::search::MESSAGE_FILTER,
+                            placeholders(7, messages.len())
+                        )
+                    },
+                    || {
+                        format!(
+                            "SELECT 'memory' AS kind, y.id, y.locrit_id, NULL AS session_key, \
+                             NULL AS role, y.content, y.created_at, {} AS edited_at, CAST(0 AS DOUBLE PRECISION) AS score \
+                             FROM memories y WHERE {} AND y.id IN ({}) AND $2 = $2",
+                            $null_time,
+                            $crate::search::MEMORY_FILTER,
+                            placeholders(first_memory, memories.len())
+                        )
+                    },
+                ) else {
+                    return Ok(Vec::new());
+                };
+                // `$2` is unused by messages: keep the numbering of `keyword_search`.
+                let sql = if kinds.memories { sql } else { format!("{sql} AND $2 = $2") };
+                let mut query = sqlx::query_as::<_, $crate::search::SearchRow>(&sql)
+                    .bind(locrit_id)
+                    .bind(0_i64)
+                    .bind(&filter.session_key)
+                    .bind(filter.role.map(|r| r.as_str()))
+                    .bind(filter.since)
+                    .bind(filter.until);
+                if kinds.messages {
+                    for id in &messages {
+                        query = query.bind(*id);
+                    }
+                }
+                if kinds.memories {
+                    for id in &memories {
+                        query = query.bind(*id);
+                    }
+                }
+                let rows = query.fetch_all(&self.pool).await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn embedding_backlog(
+                &self,
+                locrit_id: Uuid,
+                model: &str,
+                since: Option<DateTime<Utc>>,
+                limit: u32,
+            ) -> Result<Vec<$crate::search::EmbedTask>> {
+                let sql = "SELECT * FROM (\
+                    SELECT 'message' AS kind, m.id, m.locrit_id, m.content, m.created_at \
+                    FROM messages m WHERE m.locrit_id = $1 \
+                    AND ($3 IS NULL OR m.created_at >= $3) AND NOT EXISTS \
+                    (SELECT 1 FROM message_embeddings e WHERE e.item_id = m.id AND e.model = $2) \
+                    UNION ALL \
+                    SELECT 'memory' AS kind, y.id, y.locrit_id, y.content, y.created_at \
+                    FROM memories y WHERE y.locrit_id = $1 \
+                    AND ($3 IS NULL OR y.created_at >= $3) AND NOT EXISTS \
+                    (SELECT 1 FROM memory_embeddings e WHERE e.item_id = y.id AND e.model = $2)\
+                    ) backlog ORDER BY created_at DESC LIMIT $4";
+                let rows: Vec<$crate::search::TaskRow> = sqlx::query_as(sql)
+                    .bind(locrit_id)
+                    .bind(model)
+                    .bind(since)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn put_embeddings(
+                &self,
+                model: &str,
+                embeddings: &[$crate::search::NewEmbedding],
+            ) -> Result<u64> {
+                let mut tx = self.writer.begin().await?;
+                let mut stored = 0;
+                let at = now();
+                for embedding in embeddings {
+                    let task = &embedding.task;
+                    let (table, rows) = match task.item.kind {
+                        $crate::search::ItemKind::Message => ("message_embeddings", "messages"),
+                        $crate::search::ItemKind::Memory => ("memory_embeddings", "memories"),
+                    };
+                    let sql = format!(
+                        "INSERT INTO {table} (item_id, locrit_id, model, dim, vector, created_at) \
+                         SELECT id, locrit_id, $2, $3, $4, $5 FROM {rows} \
+                         WHERE id = $1 AND content = $6 \
+                         ON CONFLICT (item_id, model) DO UPDATE SET dim = excluded.dim, \
+                         vector = excluded.vector, created_at = excluded.created_at"
+                    );
+                    let done = sqlx::query(&sql)
+                        .bind(task.item.id)
+                        .bind(model)
+                        .bind(i32::try_from(embedding.vector.len()).unwrap_or(i32::MAX))
+                        .bind($crate::search::vector_bytes(&embedding.vector))
+                        .bind(at)
+                        .bind(&task.content)
+                        .execute(&mut *tx)
+                        .await?;
+                    stored += done.rows_affected();
+                }
+                tx.commit().await?;
+                Ok(stored)
+            }
+
+            async fn embeddings(
+                &self,
+                locrit_id: Uuid,
+                model: &str,
+                since: Option<DateTime<Utc>>,
+            ) -> Result<Vec<$crate::search::StoredVector>> {
+                let sql = "SELECT * FROM (\
+                    SELECT 'message' AS kind, item_id, vector, created_at FROM message_embeddings \
+                    WHERE locrit_id = $1 AND model = $2 AND ($3 IS NULL OR created_at >= $3) \
+                    UNION ALL \
+                    SELECT 'memory' AS kind, item_id, vector, created_at FROM memory_embeddings \
+                    WHERE locrit_id = $1 AND model = $2 AND ($3 IS NULL OR created_at >= $3)\
+                    ) stored ORDER BY created_at";
+                let rows: Vec<(String, Uuid, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(sql)
+                    .bind(locrit_id)
+                    .bind(model)
+                    .bind(since)
+                    .fetch_all(&self.pool)
+                    .await?;
+                rows.into_iter().map($crate::search::stored_vector).collect()
+            }
+
+            async fn embeddings_of(
+                &self,
+                locrit_id: Uuid,
+                model: &str,
+                items: &[$crate::search::ItemRef],
+            ) -> Result<Vec<$crate::search::StoredVector>> {
+                use $crate::search::{ItemKind, ids_of, placeholders, table_of};
+                let mut found = Vec::new();
+                for kind in [ItemKind::Message, ItemKind::Memory] {
+                    let ids = ids_of(items, kind);
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    let sql = format!(
+                        "SELECT '{}' AS kind, item_id, vector, created_at FROM {} \
+                         WHERE locrit_id = $1 AND model = $2 AND item_id IN ({})",
+                        kind.as_str(),
+                        table_of(kind),
+                        placeholders(3, ids.len())
+                    );
+                    let mut query =
+                        sqlx::query_as::<_, (String, Uuid, Vec<u8>, DateTime<Utc>)>(&sql)
+                            .bind(locrit_id)
+                            .bind(model);
+                    for id in ids {
+                        query = query.bind(id);
+                    }
+                    for row in query.fetch_all(&self.pool).await? {
+                        found.push($crate::search::stored_vector(row)?);
+                    }
+                }
+                Ok(found)
+            }
+        }
+    };
+}
+
+pub(crate) fn stored_vector(
+    (kind, id, vector, created_at): (String, Uuid, Vec<u8>, DateTime<Utc>),
+) -> Result<StoredVector> {
+    Ok(StoredVector {
+        item: ItemRef {
+            kind: kind_from(&kind)?,
+            id,
+        },
+        vector: vector_from_bytes(&vector)?,
+        created_at,
+    })
+}
+
+pub(crate) use impl_search_store;
+
+/// SQLite: one FTS5 index over both kinds (`search_fts`, rows named by `search_docs`).
+pub(crate) mod sqlite {
+    use super::{Kinds, MEMORY_FILTER, MESSAGE_FILTER, MESSAGE_ITEM, ranked, union_of_kinds};
+
+    /// Each term quoted, so FTS5 reads it as a string, never as syntax.
+    pub(crate) fn match_expression(terms: &[String], any: bool) -> String {
+        let quoted: Vec<String> = terms
+            .iter()
+            .map(|t| format!("\"{}\"", t.replace('"', "\"\"")))
+            .collect();
+        quoted.join(if any { " OR " } else { " " })
+    }
+
+    pub(crate) fn keyword_sql(kinds: Kinds) -> Option<String> {
+        // bm25 is lower for better matches: negate it so higher is better.
+        let hits = |kind: &str| {
+            format!(
+                "(SELECT d.item_id, -bm25(search_fts) AS score FROM search_fts \
+                 JOIN search_docs d ON d.doc = search_fts.rowid \
+                 WHERE search_fts MATCH $2 AND d.locrit_id = $1 AND d.kind = '{kind}') h"
+            )
+        };
+        let union = union_of_kinds(
+            kinds,
+            || {
+                format!(
+                    "SELECT {MESSAGE_ITEM}, h.score FROM {} JOIN messages m ON m.id = h.item_id \
+                     JOIN sessions s ON s.id = m.session_id WHERE {MESSAGE_FILTER}",
+                    hits("message")
+                )
+            },
+            || {
+                format!(
+                    "SELECT 'memory' AS kind, y.id, y.locrit_id, NULL AS session_key, NULL AS role, \
+                     y.content, y.created_at, NULL AS edited_at, h.score FROM {} \
+                     JOIN memories y ON y.id = h.item_id WHERE {MEMORY_FILTER}",
+                    hits("memory")
+                )
+            },
+        )?;
+        Some(ranked(&union))
+    }
+}
+
+/// PostgreSQL: a generated `search_vector` column on each table, GIN-indexed.
+pub(crate) mod postgres {
+    use super::{Kinds, MEMORY_FILTER, MESSAGE_FILTER, MESSAGE_ITEM, ranked, union_of_kinds};
+
+    /// A `to_tsquery` text of plain words (letters and digits only, see
+    /// `query_terms`), so no operator of the user's reaches it.
+    pub(crate) fn match_expression(terms: &[String], any: bool) -> String {
+        terms.join(if any { " | " } else { " & " })
+    }
+
+    pub(crate) fn keyword_sql(kinds: Kinds) -> Option<String> {
+        let query = "to_tsquery('simple'::regconfig, locrit_search_fold($2))";
+        let union = union_of_kinds(
+            kinds,
+            || {
+                format!(
+                    "SELECT {MESSAGE_ITEM}, ts_rank(m.search_vector, q)::float8 AS score \
+                     FROM messages m JOIN sessions s ON s.id = m.session_id, {query} q \
+                     WHERE m.search_vector @@ q AND {MESSAGE_FILTER}"
+                )
+            },
+            || {
+                format!(
+                    "SELECT 'memory' AS kind, y.id, y.locrit_id, NULL::text AS session_key, \
+                     NULL::text AS role, y.content, y.created_at, NULL::timestamptz AS edited_at, \
+                     ts_rank(y.search_vector, q)::float8 AS score FROM memories y, {query} q \
+                     WHERE y.search_vector @@ q AND {MEMORY_FILTER}"
+                )
+            },
+        )?;
+        Some(ranked(&union))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_terms_keep_only_words() {
+        assert_eq!(
+            query_terms(r#"  "chat" NEAR(a* b) -x: l'été OR chat "#),
+            ["chat", "NEAR", "a", "b", "x", "l", "été", "OR"]
+        );
+        assert!(query_terms("\"*():^-+").is_empty());
+        assert_eq!(query_terms(&"word ".repeat(5000)), ["word"]);
+        let many: String = (0..100).map(|i| format!("w{i} ")).collect();
+        assert_eq!(query_terms(&many).len(), MAX_QUERY_TERMS);
+    }
+
+    #[test]
+    fn vectors_round_trip_as_bytes() {
+        let v = vec![0.5, -1.25, f32::MIN_POSITIVE];
+        assert_eq!(vector_from_bytes(&vector_bytes(&v)).unwrap(), v);
+        assert!(vector_from_bytes(&[1, 2, 3]).is_err());
+    }
+}
