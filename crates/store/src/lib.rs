@@ -179,6 +179,25 @@ pub trait Store: Send + Sync + 'static {
     /// transaction; the Locrit itself stays. Returns how many sessions were deleted.
     async fn clear_memory(&self, locrit_id: Uuid) -> Result<u64>;
 
+    // Conversations of clients that resend their whole history (OpenAI, Ollama).
+    /// The live session whose history has this fingerprint, if nothing was added to it
+    /// since the fingerprint was recorded.
+    async fn client_conversation(
+        &self,
+        locrit_id: Uuid,
+        fingerprint: &str,
+    ) -> Result<Option<Session>>;
+    /// Records that the session's history, up to `last_seq`, has this fingerprint. It
+    /// replaces the session's earlier record, and any other session's with this
+    /// fingerprint (the newest conversation wins).
+    async fn put_client_conversation(
+        &self,
+        locrit_id: Uuid,
+        fingerprint: &str,
+        session_id: Uuid,
+        last_seq: i64,
+    ) -> Result<()>;
+
     // Server-wide settings, one JSON document per key.
     async fn setting(&self, key: &str) -> Result<Option<Value>>;
     async fn put_setting(&self, key: &str, value: &Value) -> Result<()>;
