@@ -2,6 +2,7 @@
 //! the CLI call these operations; none of them talks to the store on its own.
 
 pub mod chat;
+mod client_conversations;
 mod config;
 mod error;
 pub mod events;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use locrit_store::Store;
 
+pub use client_conversations::{ClientChat, ClientMessage, ClientTurn};
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};
