@@ -30,6 +30,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON request body whatever its Content-Type: clients of other protocols often send
+/// none or a wrong one (`curl -d`, Ollama's own examples). Over the size limit: 413;
+/// not JSON: 400; JSON of the wrong shape: 422 naming the field.
+pub struct AnyJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AnyJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = body_bytes(request, state).await?;
+        parse_json(&bytes).map(AnyJson)
+    }
+}
+
 /// Reads the whole body within the configured limit.
 pub async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
     Bytes::from_request(request, state)

@@ -1,0 +1,85 @@
+//! What the OpenAI and Ollama surfaces share: who the caller is, which Locrits it sees
+//! as models, and starting a turn of a client's conversation through the core (which
+//! decides the session: see `locrit_core::ClientChat`).
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::AppendHeaders;
+use locrit_core::{ClientChat, ClientMessage, ClientTurn, Core, Error};
+use locrit_domain::{Caller, Locrit, may_chat};
+use locrit_llm::ChatStats;
+use serde_json::Value;
+
+use crate::ApiError;
+
+/// The session a client names for its conversation; answered on every chat response.
+pub const SESSION_HEADER: HeaderName = HeaderName::from_static("x-locrit-session");
+
+/// Who is calling. Today every caller is the owner, as on the clean API (local trust);
+/// API keys (`Authorization: Bearer`) are to be checked here.
+pub fn caller(_headers: &HeaderMap) -> Result<Caller, ApiError> {
+    Ok(Caller::Owner)
+}
+
+/// The Locrits this caller may chat with now: the models it sees.
+pub async fn models(core: &Core, caller: Caller) -> Result<Vec<Locrit>, ApiError> {
+    let locrits = core.locrits().await?;
+    Ok(locrits
+        .into_iter()
+        .filter(|locrit| may_chat(locrit, caller).is_ok())
+        .collect())
+}
+
+/// The Locrit named `name`, if this caller may chat with it; a 404 otherwise, so a
+/// model the caller cannot use is not told from one that does not exist.
+pub async fn model(core: &Core, caller: Caller, name: &str) -> Result<Locrit, ApiError> {
+    let not_found = || ApiError::not_found(format!("model {name:?} not found"));
+    match core.locrit_named(name).await {
+        Ok(locrit) if may_chat(&locrit, caller).is_ok() => Ok(locrit),
+        Ok(_) | Err(Error::NotFound(_)) => Err(not_found()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// Starts the turn of a client's conversation with `locrit`.
+pub async fn start(
+    core: &Core,
+    headers: &HeaderMap,
+    locrit: Locrit,
+    messages: Vec<ClientMessage>,
+    user: Option<String>,
+    protocol: &'static str,
+) -> Result<ClientTurn, ApiError> {
+    let session_key = match headers.get(&SESSION_HEADER) {
+        None => None,
+        Some(value) => Some(
+            value
+                .to_str()
+                .map_err(|_| {
+                    ApiError::bad_request("X-Locrit-Session must be visible ASCII")
+                        .with_field("X-Locrit-Session")
+                })?
+                .to_owned(),
+        ),
+    };
+    let chat = ClientChat {
+        locrit,
+        caller: caller(headers)?,
+        messages,
+        session_key,
+        user,
+        protocol,
+    };
+    Ok(core.start_client_turn(chat).await?)
+}
+
+/// The header naming the session a turn went to (left out for a key that is no
+/// visible ASCII, which only a client naming its session can choose, and knows).
+pub fn session_header(turn: &ClientTurn) -> AppendHeaders<Option<(HeaderName, HeaderValue)>> {
+    let value = HeaderValue::from_str(&turn.turn.session.key).ok();
+    AppendHeaders(value.map(|value| (SESSION_HEADER, value)))
+}
+
+/// The model's counters of a stored reply (its metadata's `stats`).
+pub fn stats(reply_metadata: &Value) -> ChatStats {
+    serde_json::from_value(reply_metadata["stats"].clone()).unwrap_or_default()
+}
