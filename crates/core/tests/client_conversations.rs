@@ -206,7 +206,10 @@ async fn users_never_share_a_session_and_a_named_session_uses_the_store_s_histor
         said(Role::User, "me again"),
     ];
     let (session, _) = send(&s.core, as_user("bob", &next)).await;
-    assert_eq!(session.id, bob.id, "the same history, each user's own session");
+    assert_eq!(
+        session.id, bob.id,
+        "the same history, each user's own session"
+    );
     let (session, _) = send(&s.core, as_user("alice", &next)).await;
     assert_eq!(session.id, alice.id);
     assert_eq!(session.user_id.as_deref(), Some("alice"));
