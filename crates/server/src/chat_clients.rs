@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::AppendHeaders;
-use locrit_core::{ClientChat, ClientMessage, ClientTurn, Core, Error};
+use locrit_core::{ClientTurn, Core, Error};
 use locrit_domain::{Caller, Locrit, may_chat};
 use locrit_llm::ChatStats;
 use serde_json::Value;
@@ -40,36 +40,16 @@ pub async fn model(core: &Core, caller: Caller, name: &str) -> Result<Locrit, Ap
     }
 }
 
-/// Starts the turn of a client's conversation with `locrit`.
-pub async fn start(
-    core: &Core,
-    headers: &HeaderMap,
-    locrit: Locrit,
-    messages: Vec<ClientMessage>,
-    user: Option<String>,
-    protocol: &'static str,
-) -> Result<ClientTurn, ApiError> {
-    let session_key = match headers.get(&SESSION_HEADER) {
-        None => None,
-        Some(value) => Some(
-            value
-                .to_str()
-                .map_err(|_| {
-                    ApiError::bad_request("X-Locrit-Session must be visible ASCII")
-                        .with_field("X-Locrit-Session")
-                })?
-                .to_owned(),
-        ),
+/// The session the client names in [`SESSION_HEADER`], if it names one.
+pub fn session_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(&SESSION_HEADER) else {
+        return Ok(None);
     };
-    let chat = ClientChat {
-        locrit,
-        caller: caller(headers)?,
-        messages,
-        session_key,
-        user,
-        protocol,
-    };
-    Ok(core.start_client_turn(chat).await?)
+    let key = value.to_str().map_err(|_| {
+        ApiError::bad_request("X-Locrit-Session must be visible ASCII")
+            .with_field("X-Locrit-Session")
+    })?;
+    Ok(Some(key.to_owned()))
 }
 
 /// The header naming the session a turn went to (left out for a key that is no

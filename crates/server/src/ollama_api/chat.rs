@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, body::Body};
 use futures::{StreamExt, stream};
 use locrit_core::chat::{TurnEnd, TurnEvent};
-use locrit_core::{ClientMessage, ClientTurn, Core};
+use locrit_core::{ClientChat, ClientMessage, ClientTurn, Core};
 use locrit_domain::{Message, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -57,13 +57,8 @@ pub async fn chat(
     headers: HeaderMap,
     body: Result<AnyJson<ChatRequest>, ApiError>,
 ) -> Result<Response, OllamaError> {
+    // No messages: Ollama loads the model; there is nothing to load here (a 400).
     let AnyJson(request) = body?;
-    if request.messages.is_empty() {
-        // Ollama answers this by loading the model; there is nothing to load here.
-        return Err(ApiError::bad_request("messages must not be empty")
-            .with_field("messages")
-            .into());
-    }
     let messages = request
         .messages
         .into_iter()
@@ -72,7 +67,16 @@ pub async fn chat(
         .collect::<Result<Vec<_>, _>>()?;
     let caller = chat_clients::caller(&headers)?;
     let locrit = chat_clients::model(&core, caller, &request.model).await?;
-    let turn = chat_clients::start(&core, &headers, locrit, messages, None, "ollama").await?;
+    let turn = core
+        .start_client_turn(ClientChat {
+            locrit,
+            caller,
+            messages,
+            session_key: chat_clients::session_key(&headers)?,
+            user: None,
+            protocol: "ollama",
+        })
+        .await?;
     let session = chat_clients::session_header(&turn);
     let model = request.model;
     if request.stream.unwrap_or(true) {

@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, stream};
 use locrit_core::chat::{TurnEnd, TurnEvent};
-use locrit_core::{ClientMessage, ClientTurn, Core};
+use locrit_core::{ClientChat, ClientMessage, ClientTurn, Core};
 use locrit_domain::{Message, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -106,9 +106,6 @@ pub async fn create(
     body: Result<AnyJson<CompletionRequest>, ApiError>,
 ) -> Result<Response, OpenAiError> {
     let AnyJson(request) = body?;
-    if request.messages.is_empty() {
-        return Err(invalid("messages must not be empty", "messages").into());
-    }
     let messages = request
         .messages
         .into_iter()
@@ -117,8 +114,16 @@ pub async fn create(
         .collect::<Result<Vec<_>, _>>()?;
     let caller = chat_clients::caller(&headers)?;
     let locrit = chat_clients::model(&core, caller, &request.model).await?;
-    let turn =
-        chat_clients::start(&core, &headers, locrit, messages, request.user, "openai").await?;
+    let turn = core
+        .start_client_turn(ClientChat {
+            locrit,
+            caller,
+            messages,
+            session_key: chat_clients::session_key(&headers)?,
+            user: request.user,
+            protocol: "openai",
+        })
+        .await?;
     let head = Head {
         id: format!("chatcmpl-{}", turn.turn.id),
         created: chrono::Utc::now().timestamp(),
