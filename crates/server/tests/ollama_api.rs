@@ -8,6 +8,7 @@ mod driver;
 
 use common::TestServer;
 use driver::{create_locrit, echoed, run, transcripts};
+use locrit_testkit::{Endpoint, FakeFailure};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -187,5 +188,37 @@ async fn curl_style_requests_stream_ndjson_and_name_their_session() {
     assert_eq!(
         transcripts(&server, BOB).await,
         [("from curl".to_owned(), echoed(&["one two"]))]
+    );
+}
+
+#[tokio::test]
+async fn model_failures_are_ollama_errors_before_and_during_a_stream() {
+    let server = setup().await;
+    server
+        .ollama
+        .fail_next_on(Endpoint::Chat, FakeFailure::Http(500, "no GPU".into()));
+    let command =
+        json!({"op": "ollama.conversation", "model": BOB, "turns": ["hi"], "stream": false});
+    let result = run(&server.base, command).await;
+    assert_eq!(result["error"]["class"], "ResponseError", "{result}");
+    assert_eq!(result["error"]["status"], 502);
+    assert!(
+        result["error"]["body"].as_str().unwrap().contains("no GPU"),
+        "{result}"
+    );
+
+    server.ollama.fail_next_on(
+        Endpoint::Chat,
+        FakeFailure::ErrorLineAfter(2, "out of memory".into()),
+    );
+    let command = json!({"op": "ollama.conversation", "model": BOB, "turns": ["one two three"], "stream": true});
+    let result = run(&server.base, command).await;
+    assert_eq!(result["error"]["class"], "ResponseError", "{result}");
+    assert!(
+        result["error"]["body"]
+            .as_str()
+            .unwrap()
+            .contains("out of memory"),
+        "{result}"
     );
 }

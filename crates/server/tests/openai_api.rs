@@ -12,6 +12,7 @@ use std::time::Duration;
 use common::TestServer;
 use driver::{create_locrit, echoed, run, transcripts};
 use futures::StreamExt;
+use locrit_testkit::{Endpoint, FakeFailure};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -245,6 +246,9 @@ async fn bad_requests_are_answered_in_openai_s_error_shape() {
         }
     }
     assert!(transcripts(&server, BOB).await.is_empty(), "nothing stored");
+    let (status, answer) = server.post("/v1/embeddings", json!({"input": "x"})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(answer["error"]["type"], "not_found_error", "{answer}");
 
     // Text parts are read; a client that sends no JSON content type is still understood.
     let parts = json!({"model": BOB, "messages": [{"role": "user", "content": [{"type": "text", "text": "in parts"}]}]});
@@ -292,4 +296,31 @@ async fn a_client_that_goes_away_mid_stream_does_not_stop_the_reply() {
         "the reply was not stored: {:?}",
         transcripts(&server, BOB).await
     );
+}
+
+#[tokio::test]
+async fn model_failures_are_openai_errors_before_and_during_a_stream() {
+    let server = setup().await;
+    server
+        .ollama
+        .fail_next_on(Endpoint::Chat, FakeFailure::Http(500, "no GPU".into()));
+    let command = json!({"op": "openai.conversation", "model": BOB, "turns": ["hi"]});
+    let result = run(&server.base, command).await;
+    assert_eq!(result["error"]["class"], "InternalServerError", "{result}");
+    assert_eq!(result["error"]["status"], 502);
+    assert_eq!(result["error"]["body"]["type"], "server_error", "{result}");
+    assert_eq!(result["error"]["body"]["code"], "llm_failed");
+
+    server.ollama.fail_next_on(
+        Endpoint::Chat,
+        FakeFailure::ErrorLineAfter(2, "out of memory".into()),
+    );
+    let command = json!({"op": "openai.conversation", "model": BOB, "turns": ["one two three"], "stream": true});
+    let result = run(&server.base, command).await;
+    assert_eq!(result["error"]["class"], "APIError", "{result}");
+    assert!(result.to_string().contains("out of memory"), "{result}");
+    // What arrived is stored, marked.
+    let stored = transcripts(&server, BOB).await;
+    let last = stored.last().unwrap().1.last().unwrap().clone();
+    assert_eq!(last, ("assistant".to_owned(), "You said:".to_owned()));
 }

@@ -7,7 +7,7 @@ mod models;
 
 use axum::Router;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use locrit_core::Core;
 use serde_json::{Value, json};
 
@@ -19,6 +19,17 @@ pub fn router() -> Router<Core> {
         .route("/v1/models", get(models::list))
         .route("/v1/models/{model}", get(models::show))
         .route("/v1/chat/completions", post(completions::create))
+        // What this surface does not serve (embeddings, legacy completions…).
+        .route("/v1/{*rest}", any(not_served))
+}
+
+async fn not_served() -> OpenAiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "unknown_url",
+        "this route is not served",
+    )
+    .into()
 }
 
 pub struct OpenAi;
