@@ -15,6 +15,10 @@
 //!
 //! Only the request's last message, from the user, is new: it is the turn's text. The
 //! client's `system` messages are added to the Locrit's persona for this turn.
+//!
+//! A turn that ends without a reply leaves the session where the client's retry (the
+//! same conversation again) finds it: the failed message stays stored, marked
+//! unanswered, and the retry's copy is answered in the same session.
 
 use locrit_domain::{Caller, Locrit, NewMessage, Role, SessionKind, ValidationError, may_chat};
 use serde_json::json;
@@ -114,7 +118,12 @@ impl Core {
                 true,
             ),
         };
-        let turn = self
+        let key = match &session {
+            SessionTarget::Open(spec) => spec.key.clone(),
+            SessionTarget::Existing { key, .. } => key.clone(),
+        };
+        let locrit_id = locrit.id;
+        let started = self
             .start_turn(TurnRequest {
                 locrit,
                 session,
@@ -123,36 +132,78 @@ impl Core {
                 user_id: user,
                 system_additions,
             })
-            .await?;
+            .await;
+        let turn = match started {
+            Ok(turn) => turn,
+            Err(error) => {
+                // The user's message may be stored (the model did not start): the
+                // client's retry resends it and should land in this session.
+                if follows_history
+                    && let Ok(Some(session)) = self.store.session(locrit_id, &key).await
+                {
+                    self.remember(locrit_id, &scope, &history, session.id, session.last_seq)
+                        .await;
+                }
+                return Err(error);
+            }
+        };
 
         let core = self.clone();
-        let (locrit_id, session_id, log) = (turn.locrit.id, turn.session.id, turn.log.clone());
+        let (session_id, user_seq, log) =
+            (turn.session.id, turn.user_message.seq, turn.log.clone());
         let recorded = tokio::spawn(async move {
             let end = log.finished().await;
-            if let (TurnEnd::Completed(reply), true) = (&end, follows_history) {
-                let mut now = history;
-                now.push(ClientMessage {
-                    role: Role::User,
-                    content: text,
-                });
-                now.push(ClientMessage {
-                    role: Role::Assistant,
-                    content: reply.content.clone(),
-                });
-                let print = fingerprint(&scope, &now);
-                if let Err(error) = core
-                    .store
-                    .put_client_conversation(locrit_id, &print, session_id, reply.seq)
-                    .await
-                {
-                    // The next request of this conversation will start a fork: worse,
-                    // but nothing is lost.
-                    tracing::warn!(%error, "could not record a client conversation");
-                }
+            if !follows_history {
+                return end;
             }
+            let mut state = history;
+            let last_seq = match &end {
+                TurnEnd::Completed(reply) => {
+                    state.push(ClientMessage {
+                        role: Role::User,
+                        content: text,
+                    });
+                    state.push(ClientMessage {
+                        role: Role::Assistant,
+                        content: reply.content.clone(),
+                    });
+                    reply.seq
+                }
+                // Unanswered: the client will resend the same conversation; the failed
+                // message stays in the transcript, marked, and out of later prompts.
+                TurnEnd::Cancelled(partial) | TurnEnd::Failed { partial, .. } => {
+                    partial.as_ref().map_or(user_seq, |m| m.seq)
+                }
+            };
+            core.remember(locrit_id, &scope, &state, session_id, last_seq)
+                .await;
             end
         });
         Ok(ClientTurn { turn, recorded })
+    }
+
+    /// Records that the session, at `last_seq`, is where a client with this history
+    /// continues. An empty history always starts a new session: nothing to record.
+    async fn remember(
+        &self,
+        locrit_id: Uuid,
+        scope: &str,
+        history: &[ClientMessage],
+        session_id: Uuid,
+        last_seq: i64,
+    ) {
+        if history.is_empty() {
+            return;
+        }
+        let print = fingerprint(scope, history);
+        if let Err(error) = self
+            .store
+            .put_client_conversation(locrit_id, &print, session_id, last_seq)
+            .await
+        {
+            // The client's next request will start a fork: worse, but nothing is lost.
+            tracing::warn!(%error, "could not record a client conversation");
+        }
     }
 
     /// The session whose history is `history`, or a new one holding it.

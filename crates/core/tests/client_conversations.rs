@@ -7,7 +7,7 @@ use locrit_core::chat::TurnEnd;
 use locrit_core::{ClientChat, ClientMessage, Core, Error};
 use locrit_domain::{Caller, Locrit, NewLocrit, Role, Session};
 use locrit_store::{MessagePage, SessionQuery, StoreConfig};
-use locrit_testkit::{FakeOllama, TestDatabase};
+use locrit_testkit::{Endpoint, FakeFailure, FakeOllama, TestDatabase};
 
 struct Setup {
     core: Core,
@@ -285,4 +285,64 @@ async fn bad_conversations_and_closed_locrits_are_refused_before_anything_is_sto
         .unwrap();
     assert!(matches!(error, Error::Inactive), "{error:?}");
     assert_eq!(session_count(&s.core, &s.locrit).await, 0);
+}
+
+#[tokio::test]
+async fn a_retry_after_a_failed_turn_continues_the_same_session() {
+    let s = setup().await;
+    let (first, reply) = send(&s.core, chat(&s.locrit, &[said(Role::User, "hi")])).await;
+    let history = [
+        said(Role::User, "hi"),
+        said(Role::Assistant, &reply),
+        said(Role::User, "again"),
+    ];
+    // The model does not start: an error, the message kept and marked.
+    s.ollama
+        .fail_next_on(Endpoint::Chat, FakeFailure::Http(500, "no GPU".into()));
+    let error = s
+        .core
+        .start_client_turn(chat(&s.locrit, &history))
+        .await
+        .err()
+        .unwrap();
+    assert!(matches!(error, Error::Llm(_)), "{error:?}");
+    // The model fails midway: what arrived is kept.
+    s.ollama.fail_next_on(
+        Endpoint::Chat,
+        FakeFailure::ErrorLineAfter(1, "out of memory".into()),
+    );
+    let turn = s
+        .core
+        .start_client_turn(chat(&s.locrit, &history))
+        .await
+        .unwrap();
+    assert_eq!(turn.turn.session.id, first.id);
+    assert!(matches!(turn.end().await, TurnEnd::Failed { .. }));
+    // The retry that works lands in the same session.
+    let (session, _) = send(&s.core, chat(&s.locrit, &history)).await;
+    assert_eq!(session.id, first.id);
+    assert_eq!(session_count(&s.core, &s.locrit).await, 1);
+    let texts: Vec<String> = transcript(&s.core, &first)
+        .await
+        .into_iter()
+        .map(|(_, t)| t)
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "hi",
+            "You said: hi",
+            "again",
+            "again",
+            "You",
+            "again",
+            "You said: again"
+        ]
+    );
+    // And the conversation goes on there.
+    let mut next = history.to_vec();
+    next.push(said(Role::Assistant, "You said: again"));
+    next.push(said(Role::User, "ok"));
+    let (session, _) = send(&s.core, chat(&s.locrit, &next)).await;
+    assert_eq!(session.id, first.id);
 }
