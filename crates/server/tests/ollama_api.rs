@@ -222,3 +222,33 @@ async fn model_failures_are_ollama_errors_before_and_during_a_stream() {
         "{result}"
     );
 }
+
+#[tokio::test]
+async fn a_client_that_goes_away_mid_stream_does_not_stop_the_reply() {
+    let server = setup().await;
+    server
+        .ollama
+        .set_token_delay(std::time::Duration::from_millis(40));
+    let text = "one two three four five six";
+    let body = json!({"model": BOB, "messages": [{"role": "user", "content": text}]});
+    let response = server
+        .http
+        .post(server.url("/api/chat"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let mut lines = response.bytes_stream();
+    futures::StreamExt::next(&mut lines).await.unwrap().unwrap();
+    drop(lines);
+    for _ in 0..100 {
+        if transcripts(&server, BOB).await.first().map(|s| &s.1) == Some(&echoed(&[text])) {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the reply was not stored: {:?}",
+        transcripts(&server, BOB).await
+    );
+}
