@@ -1,6 +1,6 @@
 //! What the OpenAI and Ollama surfaces share: who the caller is, which Locrits it sees
-//! as models, and starting a turn of a client's conversation through the core (which
-//! decides the session: see `locrit_core::ClientChat`).
+//! as models, the session header, the model's counters. Their turns go to
+//! `Core::start_client_turn`, which decides the session (see `locrit_core::ClientChat`).
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::AppendHeaders;
@@ -52,8 +52,8 @@ pub fn session_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     Ok(Some(key.to_owned()))
 }
 
-/// The header naming the session a turn went to (left out for a key that is no
-/// visible ASCII, which only a client naming its session can choose, and knows).
+/// The header naming the session a turn went to. Keys are visible ASCII (a UUID, or
+/// the client's own header); another would be left out rather than garbled.
 pub fn session_header(turn: &ClientTurn) -> AppendHeaders<Option<(HeaderName, HeaderValue)>> {
     let value = HeaderValue::from_str(&turn.turn.session.key).ok();
     AppendHeaders(value.map(|value| (SESSION_HEADER, value)))
