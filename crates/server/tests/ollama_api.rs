@@ -252,3 +252,28 @@ async fn a_client_that_goes_away_mid_stream_does_not_stop_the_reply() {
         transcripts(&server, BOB).await
     );
 }
+
+#[tokio::test]
+async fn a_cross_site_form_post_from_a_browser_is_refused() {
+    let server = setup().await;
+    let body = json!({"model": BOB, "messages": [{"role": "user", "content": "hi"}]});
+    for path in ["/api/chat", "/v1/chat/completions"] {
+        let response = server
+            .http
+            .post(server.url(path))
+            .header("origin", "http://evil.example")
+            .header("content-type", "text/plain")
+            .body(body.to_string())
+            .send()
+            .await
+            .unwrap();
+        let (status, answer) = common::read(response).await;
+        assert_eq!(
+            status,
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "{path}: {answer}"
+        );
+        assert!(answer["error"].is_string() || answer["error"].is_object());
+    }
+    assert!(transcripts(&server, BOB).await.is_empty(), "nothing stored");
+}
