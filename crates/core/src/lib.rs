@@ -3,6 +3,7 @@
 
 mod archive;
 pub mod chat;
+mod client_conversations;
 mod config;
 mod error;
 pub mod events;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 use locrit_store::Store;
 
 pub use archive::{ARCHIVE_FORMAT, ARCHIVE_VERSION, ArchiveCounts, ImportOptions};
+pub use client_conversations::{ClientChat, ClientMessage, ClientTurn};
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};

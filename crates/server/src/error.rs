@@ -194,6 +194,39 @@ impl ApiError {
     }
 }
 
+/// How another protocol words an error in its body (OpenAI, Ollama): the status stays
+/// the one decided here, except that these protocols have no 422 (a request of the
+/// wrong shape is a 400 there).
+pub trait ErrorShape {
+    fn body(error: &ApiError) -> Value;
+}
+
+/// An [`ApiError`] answered in the body shape of protocol `S`.
+#[derive(Debug)]
+pub struct Shaped<S>(pub ApiError, std::marker::PhantomData<S>);
+
+impl<S> From<ApiError> for Shaped<S> {
+    fn from(error: ApiError) -> Self {
+        Self(error, std::marker::PhantomData)
+    }
+}
+
+impl<S> From<Error> for Shaped<S> {
+    fn from(error: Error) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl<S: ErrorShape> IntoResponse for Shaped<S> {
+    fn into_response(self) -> Response {
+        let mut status = self.0.status;
+        if status == StatusCode::UNPROCESSABLE_ENTITY {
+            status = StatusCode::BAD_REQUEST;
+        }
+        (status, Json(S::body(&self.0))).into_response()
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {

@@ -19,15 +19,38 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
 
     async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
         if !is_json(request.headers().get(header::CONTENT_TYPE)) {
-            return Err(ApiError::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_media_type",
-                "the body must be JSON (Content-Type: application/json)",
-            ));
+            return Err(not_json());
         }
         let bytes = body_bytes(request, state).await?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// A JSON request body whatever its Content-Type, for clients of other protocols that
+/// send none or a wrong one (`curl -d`, Ollama's own examples). Browsers must still say
+/// `application/json`: that makes a cross-site request ask CORS first, where a form
+/// post would go through unasked. Otherwise as [`JsonBody`].
+pub struct AnyJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for AnyJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, ApiError> {
+        let from_browser = request.headers().contains_key(header::ORIGIN);
+        if from_browser && !is_json(request.headers().get(header::CONTENT_TYPE)) {
+            return Err(not_json());
+        }
+        let bytes = body_bytes(request, state).await?;
+        parse_json(&bytes).map(AnyJson)
+    }
+}
+
+fn not_json() -> ApiError {
+    ApiError::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+        "the body must be JSON (Content-Type: application/json)",
+    )
 }
 
 /// Reads the whole body within the configured limit.

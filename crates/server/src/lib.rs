@@ -2,15 +2,20 @@
 //! - [`api`]: the clean, versioned JSON API (`/api/v2`), described by OpenAPI;
 //! - [`compat`]: the original Locrit's routes, with its field names and messages;
 //! - the original's Socket.IO chat (`/socket.io/`, namespaces `/` and `/chat`), with
-//!   live rooms and memory events.
+//!   live rooms and memory events;
+//! - [`openai`] and [`ollama_api`]: every Locrit as a model over the OpenAI
+//!   chat-completions protocol (`/v1`) and Ollama's API (`/api/chat`, `/api/tags`…).
 //!
 //! Errors of every surface go through [`error::ApiError`], the one place where a
 //! failure becomes a status and a JSON body.
 
 pub mod api;
+mod chat_clients;
 pub mod compat;
 mod error;
 mod extract;
+pub mod ollama_api;
+pub mod openai;
 mod router;
 mod socketio;
 

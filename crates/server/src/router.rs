@@ -15,7 +15,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::socketio::{self, OriginCheck, SocketIoCloser, SocketIoSettings};
-use crate::{ApiError, api, compat};
+use crate::{ApiError, api, compat, ollama_api, openai};
 
 /// The origins of the original's web clients, always allowed.
 const DEFAULT_ORIGINS: [&str; 4] = [
@@ -57,6 +57,8 @@ pub fn app(core: Core, config: &ServerConfig) -> (Router, SocketIoCloser) {
     let routes = Router::new()
         .merge(api::router())
         .merge(compat::router())
+        .merge(openai::router())
+        .merge(ollama_api::router())
         .fallback(|| async { ApiError::not_found("Not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -112,7 +114,9 @@ fn cors(extra_origins: &[String]) -> CorsLayer {
             header::CONTENT_TYPE,
             header::AUTHORIZATION,
             header::HeaderName::from_static("last-event-id"),
+            crate::chat_clients::SESSION_HEADER,
         ])
+        .expose_headers([crate::chat_clients::SESSION_HEADER])
         .max_age(Duration::from_secs(600))
 }
 

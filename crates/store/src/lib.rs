@@ -287,6 +287,24 @@ pub trait Store: SearchStore + Send + Sync + 'static {
     async fn jobs(&self, query: &JobQuery) -> Result<Vec<Job>>;
     /// Queues a failed job again with its attempts reset; `None` when it is not failed.
     async fn retry_job(&self, id: Uuid) -> Result<Option<Job>>;
+    // Conversations of clients that resend their whole history (OpenAI, Ollama).
+    /// The live session whose history has this fingerprint, if nothing was added to it
+    /// since the fingerprint was recorded.
+    async fn client_conversation(
+        &self,
+        locrit_id: Uuid,
+        fingerprint: &str,
+    ) -> Result<Option<Session>>;
+    /// Records that the session's history, up to `last_seq`, has this fingerprint. It
+    /// replaces the session's earlier record, and any other session's with this
+    /// fingerprint (the newest conversation wins).
+    async fn put_client_conversation(
+        &self,
+        locrit_id: Uuid,
+        fingerprint: &str,
+        session_id: Uuid,
+        last_seq: i64,
+    ) -> Result<()>;
 
     // Server-wide settings, one JSON document per key.
     async fn setting(&self, key: &str) -> Result<Option<Value>>;

@@ -718,6 +718,7 @@ macro_rules! impl_store {
                 .execute(&mut *tx)
                 .await?;
                 for sql in [
+                    "DELETE FROM client_conversations WHERE locrit_id = $1",
                     "DELETE FROM messages WHERE locrit_id = $1",
                     "DELETE FROM memories WHERE locrit_id = $1",
                     "DELETE FROM concepts WHERE locrit_id = $1",
@@ -867,6 +868,56 @@ macro_rules! impl_store {
                     .execute(&mut *tx)
                     .await?;
                 }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn client_conversation(
+                &self,
+                locrit_id: Uuid,
+                fingerprint: &str,
+            ) -> Result<Option<Session>> {
+                let sql = $crate::sql::select_sessions(
+                    "WHERE id IN (SELECT c.session_id FROM client_conversations c \
+                     WHERE c.locrit_id = $1 AND c.fingerprint = $2 \
+                     AND c.last_seq = sessions.last_seq) AND status <> 'deleted'",
+                );
+                let row: Option<SessionRow> = sqlx::query_as(&sql)
+                    .bind(locrit_id)
+                    .bind(fingerprint)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(Session::try_from).transpose()
+            }
+
+            async fn put_client_conversation(
+                &self,
+                locrit_id: Uuid,
+                fingerprint: &str,
+                session_id: Uuid,
+                last_seq: i64,
+            ) -> Result<()> {
+                let mut tx = self.writer.begin().await?;
+                // Only a session's latest state can match (its last_seq moves on), so
+                // its earlier records are dead weight.
+                sqlx::query("DELETE FROM client_conversations WHERE session_id = $1")
+                    .bind(session_id)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO client_conversations \
+                     (locrit_id, fingerprint, session_id, last_seq, created_at) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (locrit_id, fingerprint) DO UPDATE \
+                     SET session_id = excluded.session_id, last_seq = excluded.last_seq, \
+                     created_at = excluded.created_at",
+                )
+                .bind(locrit_id)
+                .bind(fingerprint)
+                .bind(session_id)
+                .bind(last_seq)
+                .bind(now())
+                .execute(&mut *tx)
+                .await?;
                 tx.commit().await?;
                 Ok(())
             }

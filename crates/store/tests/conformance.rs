@@ -1204,6 +1204,76 @@ mod cases {
         );
     }
 
+    pub async fn client_conversations_match_a_session_s_latest_state_only(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let s = store.create_session(&chat(bob.id, "s")).await.unwrap();
+        let t = store.create_session(&chat(bob.id, "t")).await.unwrap();
+        store
+            .append_messages(
+                s.id,
+                &[said(Role::User, "hi"), said(Role::Assistant, "hey")],
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.client_conversation(bob.id, "f1").await.unwrap(), None);
+        store
+            .put_client_conversation(bob.id, "f1", s.id, 2)
+            .await
+            .unwrap();
+        let found = store.client_conversation(bob.id, "f1").await.unwrap();
+        assert_eq!(found.map(|s| s.key), Some("s".to_owned()));
+        assert_eq!(
+            store
+                .client_conversation(Uuid::now_v7(), "f1")
+                .await
+                .unwrap(),
+            None,
+            "fingerprints are per Locrit"
+        );
+
+        // A message added since: that state is gone.
+        store
+            .append_message(s.id, &said(Role::User, "more"))
+            .await
+            .unwrap();
+        assert_eq!(store.client_conversation(bob.id, "f1").await.unwrap(), None);
+        // A new state replaces the session's earlier record.
+        store
+            .put_client_conversation(bob.id, "f2", s.id, 3)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .client_conversation(bob.id, "f2")
+                .await
+                .unwrap()
+                .is_some()
+        );
+
+        // The same fingerprint reached by another session: the newest wins.
+        store
+            .put_client_conversation(bob.id, "f2", t.id, 0)
+            .await
+            .unwrap();
+        let found = store.client_conversation(bob.id, "f2").await.unwrap();
+        assert_eq!(found.map(|s| s.key), Some("t".to_owned()));
+
+        // A session marked deleted is never found; a deleted one takes its record along.
+        store
+            .put_client_conversation(bob.id, "f3", s.id, 3)
+            .await
+            .unwrap();
+        store
+            .set_session_status(s.id, SessionStatus::Deleted)
+            .await
+            .unwrap();
+        assert_eq!(store.client_conversation(bob.id, "f3").await.unwrap(), None);
+        store.delete_session(t.id).await.unwrap();
+        assert_eq!(store.client_conversation(bob.id, "f2").await.unwrap(), None);
+        store.delete_locrit(bob.id).await.unwrap();
+    }
+
     fn memory(text: &str) -> NewMemory {
         NewMemory {
             content: text.into(),
@@ -1301,4 +1371,5 @@ conformance!(
     deleting_its_sources_invalidates_a_learned_memory,
     jobs_are_claimed_once_retried_and_taken_over,
     concurrent_claims_take_each_job_once,
+    client_conversations_match_a_session_s_latest_state_only,
 );

@@ -1,0 +1,65 @@
+//! What the OpenAI and Ollama surfaces share: who the caller is, which Locrits it sees
+//! as models, the session header, the model's counters. Their turns go to
+//! `Core::start_client_turn`, which decides the session (see `locrit_core::ClientChat`).
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use axum::response::AppendHeaders;
+use locrit_core::{ClientTurn, Core, Error};
+use locrit_domain::{Caller, Locrit, may_chat};
+use locrit_llm::ChatStats;
+use serde_json::Value;
+
+use crate::ApiError;
+
+/// The session a client names for its conversation; answered on every chat response.
+pub const SESSION_HEADER: HeaderName = HeaderName::from_static("x-locrit-session");
+
+/// Who is calling. Today every caller is the owner, as on the clean API (local trust);
+/// API keys (`Authorization: Bearer`) are to be checked here.
+pub fn caller(_headers: &HeaderMap) -> Result<Caller, ApiError> {
+    Ok(Caller::Owner)
+}
+
+/// The Locrits this caller may chat with now: the models it sees.
+pub async fn models(core: &Core, caller: Caller) -> Result<Vec<Locrit>, ApiError> {
+    let locrits = core.locrits().await?;
+    Ok(locrits
+        .into_iter()
+        .filter(|locrit| may_chat(locrit, caller).is_ok())
+        .collect())
+}
+
+/// The Locrit named `name`, if this caller may chat with it; a 404 otherwise, so a
+/// model the caller cannot use is not told from one that does not exist.
+pub async fn model(core: &Core, caller: Caller, name: &str) -> Result<Locrit, ApiError> {
+    let not_found = || ApiError::not_found(format!("model {name:?} not found"));
+    match core.locrit_named(name).await {
+        Ok(locrit) if may_chat(&locrit, caller).is_ok() => Ok(locrit),
+        Ok(_) | Err(Error::NotFound(_)) => Err(not_found()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The session the client names in [`SESSION_HEADER`], if it names one.
+pub fn session_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get(&SESSION_HEADER) else {
+        return Ok(None);
+    };
+    let key = value.to_str().map_err(|_| {
+        ApiError::bad_request("X-Locrit-Session must be visible ASCII")
+            .with_field("X-Locrit-Session")
+    })?;
+    Ok(Some(key.to_owned()))
+}
+
+/// The header naming the session a turn went to. Keys are visible ASCII (a UUID, or
+/// the client's own header); another would be left out rather than garbled.
+pub fn session_header(turn: &ClientTurn) -> AppendHeaders<Option<(HeaderName, HeaderValue)>> {
+    let value = HeaderValue::from_str(&turn.turn.session.key).ok();
+    AppendHeaders(value.map(|value| (SESSION_HEADER, value)))
+}
+
+/// The model's counters of a stored reply (its metadata's `stats`).
+pub fn stats(reply_metadata: &Value) -> ChatStats {
+    serde_json::from_value(reply_metadata["stats"].clone()).unwrap_or_default()
+}

@@ -1,0 +1,109 @@
+//! Runs the official OpenAI and Ollama Python SDKs (`clients.py`) against a test server:
+//! one command in, one JSON result out.
+//!
+//! The Python comes from `LOCRIT_TEST_PYTHON`, else `target/py-venv/bin/python`; both
+//! are made by `./scripts/py-venv` (which `./scripts/test` runs). Without it the tests
+//! fail, saying so: they never pass without the real clients.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::process::Command;
+
+fn python() -> PathBuf {
+    if let Some(python) = std::env::var_os("LOCRIT_TEST_PYTHON") {
+        return python.into();
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/py-venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python with the openai and ollama packages: run ./scripts/test, or \
+         `export LOCRIT_TEST_PYTHON=\"$(./scripts/py-venv)\"` before cargo test"
+    );
+    venv
+}
+
+/// Runs `command` (with `base`, the server's address, added) and returns its result.
+pub async fn run(base: &str, mut command: Value) -> Value {
+    command["base"] = base.into();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/chat_clients/clients.py");
+    let python = python();
+    let output = tokio::time::timeout(
+        Duration::from_secs(60),
+        Command::new(&python)
+            .arg(&script)
+            .arg(command.to_string())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("the Python client finishes")
+    .unwrap_or_else(|e| panic!("cannot run {}: {e}", python.display()));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|_| {
+        panic!(
+            "{command}: no JSON result ({}); stderr: {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// A Locrit on the test server's fake Ollama.
+pub async fn create_locrit(server: &crate::common::TestServer, name: &str, active: bool) {
+    server
+        .core
+        .create_locrit(locrit_domain::NewLocrit {
+            name: name.into(),
+            description: "Expert".into(),
+            ollama_model: "llama3.2".into(),
+            ollama_url: Some(server.ollama.url()),
+            active,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+}
+
+/// Every session of the Locrit, oldest first, as (key, [(role, content)]).
+pub async fn transcripts(
+    server: &crate::common::TestServer,
+    name: &str,
+) -> Vec<(String, Vec<(String, String)>)> {
+    let core = &server.core;
+    let locrit = core.locrit_named(name).await.unwrap();
+    let query = locrit_store::SessionQuery {
+        locrit_id: Some(locrit.id),
+        ..Default::default()
+    };
+    let mut sessions = core.sessions(&query).await.unwrap();
+    sessions.sort_by_key(|s| s.created_at);
+    let mut all = Vec::new();
+    for session in sessions {
+        let page = locrit_store::MessagePage::After {
+            after: 0,
+            limit: 1000,
+        };
+        let messages = core.messages(&session, page).await.unwrap();
+        let messages = messages
+            .into_iter()
+            .map(|m| (m.role.as_str().to_owned(), m.content))
+            .collect();
+        all.push((session.key, messages));
+    }
+    all
+}
+
+/// The transcript of a conversation where the fake model echoes each message.
+pub fn echoed(texts: &[&str]) -> Vec<(String, String)> {
+    texts
+        .iter()
+        .flat_map(|t| {
+            [
+                ("user".to_owned(), (*t).to_owned()),
+                ("assistant".to_owned(), format!("You said: {t}")),
+            ]
+        })
+        .collect()
+}
