@@ -57,6 +57,7 @@ pub fn app(core: Core, config: &ServerConfig) -> (Router, SocketIoCloser) {
     let routes = Router::new()
         .merge(api::router())
         .merge(compat::router())
+        .merge(locrit_web::router())
         .fallback(|| async { ApiError::not_found("Not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -1,0 +1,25 @@
+// The server's Socket.IO: live chat rooms and memory events. One connection per tab.
+import { io } from "../vendor/socket.io.esm.min.js";
+
+let socket;
+
+export function live() {
+  socket ??= io({ transports: ["websocket", "polling"] });
+  return socket;
+}
+
+/** Listens to `event` until the returned function is called. */
+export function listen(event, handler) {
+  const s = live();
+  s.on(event, handler);
+  return () => s.off(event, handler);
+}
+
+/** Emits now, and again after every reconnection (rooms are per connection). */
+export function keep(event, payload) {
+  const s = live();
+  const send = () => s.emit(event, payload);
+  send();
+  s.io.on("reconnect", send);
+  return () => s.io.off("reconnect", send);
+}
