@@ -110,7 +110,7 @@ class ChatView {
     const el = h("article", { class: `message ${role}`, dataset: { role } },
       h("header", {}, h("strong", { text: role === "user" ? t("you") : this.locrit.name }),
         h("time", { datetime: timestamp ?? "", text: formatTime(timestamp) }),
-        status && status !== "completed" ? h("span", { class: "badge", text: status === "cancelled" ? t("stopped") : status }) : null),
+        status && status !== "complete" ? h("span", { class: "badge", text: status === "cancelled" ? t("stopped") : status }) : null),
       body,
       h("div", { class: "message-actions" },
         h("button", { type: "button", class: "ghost small copy", text: t("copy"), onclick: () => this.copy(el) })));

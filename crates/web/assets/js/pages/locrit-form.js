@@ -37,7 +37,7 @@ export async function render(main, name) {
   const picker = h("select", { name: "model_picker", "aria-label": t("pick_model"),
     onchange: () => { if (picker.value) model.value = picker.value; } }, h("option", { value: "", text: t("pick_model") }));
   const testResult = h("p", { class: "test-result", role: "status" });
-  const testButton = h("button", { type: "button", class: "ghost", text: t("test_connection"), onclick: testConnection });
+  const testButton = h("button", { type: "button", class: "ghost test-connection", text: t("test_connection"), onclick: testConnection });
   async function testConnection() {
     testButton.disabled = true;
     testResult.className = "test-result";

@@ -1,0 +1,364 @@
+//! The web app in a real headless Chromium, driven through chromedriver, against the
+//! real `locrit serve` and the fake Ollama. `scripts/test` installs Chromium and
+//! chromedriver and says where they are (`LOCRIT_CHROMIUM`, `LOCRIT_CHROMEDRIVER`).
+//!
+//! Each test fails on any script error of the page (recorded by the app's boot script)
+//! and leaves a screenshot in `target/tmp/` when it fails.
+
+mod common;
+
+use std::future::Future;
+use std::net::{TcpListener, TcpStream};
+use std::panic::AssertUnwindSafe;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fantoccini::wd::Capabilities;
+use fantoccini::{Client, ClientBuilder, Locator};
+use futures::FutureExt;
+use hyper_util::client::legacy::connect::HttpConnector;
+use locrit_testkit::FakeOllama;
+use serde_json::{Value, json};
+
+use common::Server;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A chromedriver process; killed on drop.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn chromedriver() -> Driver {
+    let path = std::env::var("LOCRIT_CHROMEDRIVER").unwrap_or_else(|_| "chromedriver".into());
+    let port = free_port();
+    let child = Command::new(&path)
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {path} ({e}): run ./scripts/test, which installs it"));
+    let started = Instant::now();
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(started.elapsed() < WAIT, "chromedriver did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Driver { child, url: format!("http://127.0.0.1:{port}") }
+}
+
+/// The server, the fake model behind it and a browser on it.
+struct App {
+    browser: Client,
+    http: reqwest::Client,
+    fake: FakeOllama,
+    server: Server,
+    _data: tempfile::TempDir,
+    _driver: Driver,
+}
+
+impl App {
+    async fn start(fake: FakeOllama) -> Self {
+        let data = tempfile::tempdir().unwrap();
+        let (server, _) = common::serve(data.path(), &fake.url());
+        let driver = chromedriver();
+        let chromium = std::env::var("LOCRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let mut capabilities = Capabilities::new();
+        capabilities.insert(
+            "goog:chromeOptions".into(),
+            json!({"binary": chromium, "args": [
+                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                "--disable-dev-shm-usage", "--no-first-run", "--window-size=1280,900",
+            ]}),
+        );
+        // chromedriver is on the loopback: plain HTTP, no TLS.
+        let browser = ClientBuilder::new(HttpConnector::new())
+            .capabilities(capabilities)
+            .connect(&driver.url)
+            .await
+            .expect("a Chromium session");
+        Self { browser, http: reqwest::Client::new(), fake, server, _data: data, _driver: driver }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.server.base)
+    }
+
+    /// A clean API call that must succeed.
+    async fn api(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, self.url(path));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert!(status.is_success(), "{path}: {status} {text}");
+        serde_json::from_str(&text).unwrap_or(Value::Null)
+    }
+
+    /// Creates an active Locrit on the fake's default model, open to humans, its memory visible.
+    async fn locrit(&self, name: &str, ollama_url: &str) -> Value {
+        self.api(
+            reqwest::Method::POST,
+            "/api/v2/locrits",
+            Some(json!({
+                "name": name, "ollama_model": "llama3.2", "ollama_url": ollama_url, "active": true,
+                "open_to": {"humans": true}, "access_to": {"full_memory": true, "quick_memory": true},
+            })),
+        )
+        .await
+    }
+
+    /// Opens a page of the app, after checking the last one raised no error.
+    async fn open(&self, path: &str) {
+        self.assert_no_errors().await;
+        self.browser.goto(&self.url(path)).await.unwrap();
+    }
+
+    async fn eval(&self, expression: &str) -> Value {
+        self.browser
+            .execute(&format!("return ({expression});"), vec![])
+            .await
+            .unwrap_or_else(|e| panic!("{expression}: {e}"))
+    }
+
+    /// Waits until `condition` (JavaScript) is truthy.
+    async fn wait(&self, condition: &str) {
+        let started = Instant::now();
+        loop {
+            let value = self.eval(&format!("Boolean({condition})")).await;
+            if value == json!(true) {
+                return;
+            }
+            assert!(started.elapsed() < WAIT, "timed out waiting for: {condition}");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn click(&self, css: &str) {
+        self.wait(&format!("document.querySelector({css:?})")).await;
+        self.browser.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+    }
+
+    async fn type_into(&self, css: &str, text: &str) {
+        self.wait(&format!("document.querySelector({css:?})")).await;
+        let element = self.browser.find(Locator::Css(css)).await.unwrap();
+        element.clear().await.unwrap();
+        element.send_keys(text).await.unwrap();
+    }
+
+    async fn assert_no_errors(&self) {
+        let errors = self.eval("window.__locritErrors ?? []").await;
+        assert_eq!(errors, json!([]), "script errors in the page");
+    }
+
+    /// Sends a chat message from the open chat page and waits for the whole reply.
+    async fn chat(&self, text: &str) {
+        let replies = self.eval("document.querySelectorAll('.message.assistant').length").await;
+        self.type_into("#message", text).await;
+        self.click(".composer button[type=submit]").await;
+        self.wait(&format!(
+            "document.querySelectorAll('.message.assistant:not(.streaming)').length > {replies}"
+        ))
+        .await;
+    }
+}
+
+/// Runs a test on a fresh app; on failure, leaves a screenshot named after the test.
+async fn run<F, Fut>(name: &str, fake: FakeOllama, test: F)
+where
+    F: FnOnce(Arc<App>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let app = Arc::new(App::start(fake).await);
+    let outcome = AssertUnwindSafe(async {
+        test(Arc::clone(&app)).await;
+        app.assert_no_errors().await;
+    })
+    .catch_unwind()
+    .await;
+    if outcome.is_err()
+        && let Ok(png) = app.browser.screenshot().await
+    {
+        let path = format!("{}/browser-{name}.png", env!("CARGO_TARGET_TMPDIR"));
+        let _ = std::fs::write(&path, png);
+        eprintln!("screenshot: {path}");
+    }
+    let _ = app.browser.clone().close().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[tokio::test]
+async fn the_seed_check_chat_twice_then_see_four_recent_messages_in_the_memory_explorer() {
+    run("seed-check", FakeOllama::start().await, |app| async move {
+        app.locrit("Pixie", &app.fake.url()).await;
+        app.open("/my-locrits/Pixie/chat").await;
+        app.chat("Hello, testing storage").await;
+        app.chat("Can you remember this?").await;
+        let last = app.eval("[...document.querySelectorAll('.message.assistant .body')].pop().textContent").await;
+        assert_eq!(last, "You said: Can you remember this?");
+
+        app.click("a[href$='/memory-explorer']").await;
+        app.click("#tab-messages").await;
+        app.wait("document.querySelectorAll('.message-row').length === 4").await;
+        let rows = app.eval(
+            "[...document.querySelectorAll('.message-row')].map(r => ({
+                text: r.querySelector('.content').textContent,
+                age: Date.now() - Date.parse(r.querySelector('time').dateTime)}))",
+        )
+        .await;
+        let texts: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["text"].as_str().unwrap()).collect();
+        for text in [
+            "Hello, testing storage",
+            "You said: Hello, testing storage",
+            "Can you remember this?",
+            "You said: Can you remember this?",
+        ] {
+            assert!(texts.contains(&text), "{texts:?}");
+        }
+        for row in rows.as_array().unwrap() {
+            let age = row["age"].as_f64().unwrap();
+            assert!((-5_000.0..120_000.0).contains(&age), "not a recent timestamp: {row}");
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_locrit_is_created_through_the_form_after_testing_its_connection() {
+    run("create", FakeOllama::start().await, |app| async move {
+        app.open("/create-locrit").await;
+        app.type_into("input[name=name]", "Marie").await;
+        app.type_into("textarea[name=description]", "a researcher").await;
+        app.type_into("textarea[name=persona]", "You are {name}, {description}.").await;
+        let preview = app.eval("document.querySelector('.preview').textContent").await;
+        assert_eq!(preview, "You are Marie, a researcher.");
+        app.type_into("input[name=ollama_url]", &app.fake.url()).await;
+        app.click("button.test-connection").await;
+        app.wait("document.querySelector('.test-result.ok')").await;
+        app.wait("[...document.querySelectorAll('select[name=model_picker] option')].some(o => o.value === 'llama3.2:latest')").await;
+        app.eval("(() => { const s = document.querySelector('select[name=model_picker]'); s.value = 'llama3.2:latest'; s.dispatchEvent(new Event('change')); })()").await;
+        app.click("form.locrit-form button[type=submit]").await;
+        app.wait("location.pathname === '/my-locrits' && document.querySelector('[data-locrit=Marie]')").await;
+
+        let found = app.api(reqwest::Method::GET, "/api/v2/locrits?name=Marie", None).await;
+        let marie = &found["locrits"][0];
+        assert_eq!(marie["ollama_model"], "llama3.2:latest");
+        assert_eq!(marie["ollama_url"], app.fake.url());
+        assert_eq!(marie["persona"], "You are {name}, {description}.");
+        assert_eq!(marie["open_to"]["humans"], true);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changed_settings_persist_after_a_reload() {
+    run("settings", FakeOllama::start().await, |app| async move {
+        app.locrit("Bob", &app.fake.url()).await;
+        app.open("/my-locrits/Bob/settings").await;
+        app.type_into("textarea[name=description]", "a technician").await;
+        app.type_into("input[name=public_title]", "Bob's page").await;
+        app.eval("(() => { const l = [...document.querySelectorAll('label.toggle')].find(l => l.textContent.startsWith('The internet')); l.querySelector('input').click(); })()").await;
+        app.click("form.locrit-form button[type=submit]").await;
+        app.wait("document.getElementById('toast').textContent === 'Saved'").await;
+
+        app.browser.refresh().await.unwrap();
+        app.wait("document.querySelector('textarea[name=description]')").await;
+        let state = app.eval("({
+            description: document.querySelector('textarea[name=description]').value,
+            title: document.querySelector('input[name=public_title]').value,
+            internet: [...document.querySelectorAll('label.toggle')].find(l => l.textContent.startsWith('The internet')).querySelector('input').checked})").await;
+        assert_eq!(state, json!({"description": "a technician", "title": "Bob's page", "internet": true}));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn memory_search_highlights_and_a_session_is_deleted() {
+    run("memory", FakeOllama::start().await, |app| async move {
+        let locrit = app.locrit("Pixie", &app.fake.url()).await;
+        let id = locrit["id"].as_str().unwrap();
+        for (session, text) in [("garden", "my tomatoes are red"), ("kitchen", "soup recipe")] {
+            let path = format!("/api/v2/locrits/{id}/sessions/{session}/messages");
+            app.api(reqwest::Method::POST, &format!("/api/v2/locrits/{id}/sessions"), Some(json!({"id": session}))).await;
+            app.api(reqwest::Method::POST, &path, Some(json!({"content": text}))).await;
+        }
+        app.open("/my-locrits/Pixie/memory-explorer?tab=messages").await;
+        app.type_into("input[name=q]", "tomatoes").await;
+        app.click("form.search button").await;
+        app.wait("document.querySelectorAll('.message-row mark').length === 2").await;
+        assert_eq!(app.eval("document.querySelector('.message-row mark').textContent").await, "tomatoes");
+
+        app.eval("window.confirm = () => true").await;
+        app.click("#tab-sessions").await;
+        app.click("[data-session=garden] button.danger").await;
+        app.wait("!document.querySelector('[data-session=garden]') && document.querySelector('[data-session=kitchen]')").await;
+        let sessions = app.api(reqwest::Method::GET, &format!("/api/v2/locrits/{id}/sessions"), None).await;
+        let ids: Vec<&str> = sessions["sessions"].as_array().unwrap().iter().map(|s| s["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["kitchen"]);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_model_that_is_down_shows_an_error_and_keeps_the_typed_text() {
+    run("model-down", FakeOllama::start().await, |app| async move {
+        app.locrit("Pixie", &locrit_testkit::unused_local_url()).await;
+        app.open("/my-locrits/Pixie/chat").await;
+        app.type_into("#message", "Are you there?").await;
+        app.click(".composer button[type=submit]").await;
+        app.wait("!document.querySelector('.conversation .banner.error').hidden").await;
+        let banner = app.eval("document.querySelector('.conversation .banner.error').textContent").await;
+        assert!(banner.as_str().unwrap().contains("cannot be reached"), "{banner}");
+        assert_eq!(app.eval("document.querySelector('#message').value").await, "Are you there?");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn stop_generation_ends_the_reply_where_it_was() {
+    let fake = FakeOllama::builder()
+        .reply("word ".repeat(400))
+        .token_delay(Duration::from_millis(30))
+        .start()
+        .await;
+    run("stop", fake, |app| async move {
+        let locrit = app.locrit("Pixie", &app.fake.url()).await;
+        app.open("/my-locrits/Pixie/chat").await;
+        app.type_into("#message", "Talk a lot").await;
+        app.click(".composer button[type=submit]").await;
+        app.wait("document.querySelector('.message.assistant.streaming')?.text.length > 20").await;
+        app.click(".composer button.danger").await;
+        app.wait("document.querySelector('.message.assistant:not(.streaming) .badge')").await;
+        let shown = app.eval("document.querySelector('.message.assistant').text").await;
+        let shown = shown.as_str().unwrap();
+        assert!(shown.len() < 2000, "the reply was not stopped");
+
+        let id = locrit["id"].as_str().unwrap();
+        let sessions = app.api(reqwest::Method::GET, &format!("/api/v2/locrits/{id}/sessions"), None).await;
+        let session = sessions["sessions"][0]["id"].as_str().unwrap();
+        let page = app.api(reqwest::Method::GET, &format!("/api/v2/locrits/{id}/sessions/{session}/messages"), None).await;
+        assert_eq!(page["messages"][1]["status"], "cancelled");
+        assert_eq!(page["messages"][1]["content"], shown);
+    })
+    .await;
+}
