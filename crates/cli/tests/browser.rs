@@ -54,13 +54,18 @@ fn chromedriver() -> Driver {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {path} ({e}): run ./scripts/test, which installs it"));
+        .unwrap_or_else(|e| {
+            panic!("cannot start {path} ({e}): run ./scripts/test, which installs it")
+        });
     let started = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(started.elapsed() < WAIT, "chromedriver did not start");
         std::thread::sleep(Duration::from_millis(50));
     }
-    Driver { child, url: format!("http://127.0.0.1:{port}") }
+    Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    }
 }
 
 /// The server, the fake model behind it and a browser on it.
@@ -69,7 +74,7 @@ struct App {
     http: reqwest::Client,
     fake: FakeOllama,
     server: Server,
-    _data: tempfile::TempDir,
+    data: tempfile::TempDir,
     _driver: Driver,
 }
 
@@ -78,7 +83,8 @@ impl App {
         let data = tempfile::tempdir().unwrap();
         let (server, _) = common::serve(data.path(), &fake.url());
         let driver = chromedriver();
-        let chromium = std::env::var("LOCRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+        let chromium =
+            std::env::var("LOCRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
         let mut capabilities = Capabilities::new();
         capabilities.insert(
             "goog:chromeOptions".into(),
@@ -93,7 +99,18 @@ impl App {
             .connect(&driver.url)
             .await
             .expect("a Chromium session");
-        Self { browser, http: reqwest::Client::new(), fake, server, _data: data, _driver: driver }
+        Self {
+            browser,
+            http: reqwest::Client::new(),
+            fake,
+            server,
+            data,
+            _driver: driver,
+        }
+    }
+
+    fn data_dir(&self) -> &std::path::Path {
+        self.data.path()
     }
 
     fn url(&self, path: &str) -> String {
@@ -147,14 +164,23 @@ impl App {
             if value == json!(true) {
                 return;
             }
-            assert!(started.elapsed() < WAIT, "timed out waiting for: {condition}");
+            assert!(
+                started.elapsed() < WAIT,
+                "timed out waiting for: {condition}"
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 
     async fn click(&self, css: &str) {
         self.wait(&format!("document.querySelector({css:?})")).await;
-        self.browser.find(Locator::Css(css)).await.unwrap().click().await.unwrap();
+        self.browser
+            .find(Locator::Css(css))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
     }
 
     async fn type_into(&self, css: &str, text: &str) {
@@ -171,7 +197,9 @@ impl App {
 
     /// Sends a chat message from the open chat page and waits for the whole reply.
     async fn chat(&self, text: &str) {
-        let replies = self.eval("document.querySelectorAll('.message.assistant').length").await;
+        let replies = self
+            .eval("document.querySelectorAll('.message.assistant').length")
+            .await;
         self.type_into("#message", text).await;
         self.click(".composer button[type=submit]").await;
         self.wait(&format!(
@@ -214,19 +242,28 @@ async fn the_seed_check_chat_twice_then_see_four_recent_messages_in_the_memory_e
         app.open("/my-locrits/Pixie/chat").await;
         app.chat("Hello, testing storage").await;
         app.chat("Can you remember this?").await;
-        let last = app.eval("[...document.querySelectorAll('.message.assistant .body')].pop().textContent").await;
+        let last = app
+            .eval("[...document.querySelectorAll('.message.assistant .body')].pop().textContent")
+            .await;
         assert_eq!(last, "You said: Can you remember this?");
 
         app.click("a[href$='/memory-explorer']").await;
         app.click("#tab-messages").await;
-        app.wait("document.querySelectorAll('.message-row').length === 4").await;
-        let rows = app.eval(
-            "[...document.querySelectorAll('.message-row')].map(r => ({
+        app.wait("document.querySelectorAll('.message-row').length === 4")
+            .await;
+        let rows = app
+            .eval(
+                "[...document.querySelectorAll('.message-row')].map(r => ({
                 text: r.querySelector('.content').textContent,
                 age: Date.now() - Date.parse(r.querySelector('time').dateTime)}))",
-        )
-        .await;
-        let texts: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["text"].as_str().unwrap()).collect();
+            )
+            .await;
+        let texts: Vec<&str> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["text"].as_str().unwrap())
+            .collect();
         for text in [
             "Hello, testing storage",
             "You said: Hello, testing storage",
@@ -237,7 +274,10 @@ async fn the_seed_check_chat_twice_then_see_four_recent_messages_in_the_memory_e
         }
         for row in rows.as_array().unwrap() {
             let age = row["age"].as_f64().unwrap();
-            assert!((-5_000.0..120_000.0).contains(&age), "not a recent timestamp: {row}");
+            assert!(
+                (-5_000.0..120_000.0).contains(&age),
+                "not a recent timestamp: {row}"
+            );
         }
     })
     .await;
@@ -322,14 +362,24 @@ async fn memory_search_highlights_and_a_session_is_deleted() {
 #[tokio::test]
 async fn a_model_that_is_down_shows_an_error_and_keeps_the_typed_text() {
     run("model-down", FakeOllama::start().await, |app| async move {
-        app.locrit("Pixie", &locrit_testkit::unused_local_url()).await;
+        app.locrit("Pixie", &locrit_testkit::unused_local_url())
+            .await;
         app.open("/my-locrits/Pixie/chat").await;
         app.type_into("#message", "Are you there?").await;
         app.click(".composer button[type=submit]").await;
-        app.wait("!document.querySelector('.conversation .banner.error').hidden").await;
-        let banner = app.eval("document.querySelector('.conversation .banner.error').textContent").await;
-        assert!(banner.as_str().unwrap().contains("cannot be reached"), "{banner}");
-        assert_eq!(app.eval("document.querySelector('#message').value").await, "Are you there?");
+        app.wait("!document.querySelector('.conversation .banner.error').hidden")
+            .await;
+        let banner = app
+            .eval("document.querySelector('.conversation .banner.error').textContent")
+            .await;
+        assert!(
+            banner.as_str().unwrap().contains("cannot be reached"),
+            "{banner}"
+        );
+        assert_eq!(
+            app.eval("document.querySelector('#message').value").await,
+            "Are you there?"
+        );
     })
     .await;
 }
@@ -346,19 +396,118 @@ async fn stop_generation_ends_the_reply_where_it_was() {
         app.open("/my-locrits/Pixie/chat").await;
         app.type_into("#message", "Talk a lot").await;
         app.click(".composer button[type=submit]").await;
-        app.wait("document.querySelector('.message.assistant.streaming')?.text.length > 20").await;
+        app.wait("document.querySelector('.message.assistant.streaming')?.text.length > 20")
+            .await;
         app.click(".composer button.danger").await;
-        app.wait("document.querySelector('.message.assistant:not(.streaming) .badge')").await;
-        let shown = app.eval("document.querySelector('.message.assistant').text").await;
+        app.wait("document.querySelector('.message.assistant:not(.streaming) .badge')")
+            .await;
+        let shown = app
+            .eval("document.querySelector('.message.assistant').text")
+            .await;
         let shown = shown.as_str().unwrap();
         assert!(shown.len() < 2000, "the reply was not stopped");
 
         let id = locrit["id"].as_str().unwrap();
-        let sessions = app.api(reqwest::Method::GET, &format!("/api/v2/locrits/{id}/sessions"), None).await;
+        let sessions = app
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/v2/locrits/{id}/sessions"),
+                None,
+            )
+            .await;
         let session = sessions["sessions"][0]["id"].as_str().unwrap();
-        let page = app.api(reqwest::Method::GET, &format!("/api/v2/locrits/{id}/sessions/{session}/messages"), None).await;
+        let page = app
+            .api(
+                reqwest::Method::GET,
+                &format!("/api/v2/locrits/{id}/sessions/{session}/messages"),
+                None,
+            )
+            .await;
         assert_eq!(page["messages"][1]["status"], "cancelled");
         assert_eq!(page["messages"][1]["content"], shown);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn two_tabs_on_one_conversation_stay_in_sync() {
+    run("two-tabs", FakeOllama::start().await, |app| async move {
+        app.locrit("Pixie", &app.fake.url()).await;
+        let page = "/my-locrits/Pixie/chat?session=shared";
+        app.open(page).await;
+        let first = app.browser.window().await.unwrap();
+        let second = app.browser.new_window(true).await.unwrap().handle;
+        app.browser.switch_to_window(second.clone()).await.unwrap();
+        app.open(page).await;
+        app.wait("document.querySelector('.messages .empty')").await;
+
+        app.browser.switch_to_window(first).await.unwrap();
+        app.chat("Sync me").await;
+        app.browser.switch_to_window(second).await.unwrap();
+        app.wait("document.querySelector('.message.assistant:not(.streaming)')?.text === 'You said: Sync me'").await;
+        app.wait("document.querySelector('.message.user')?.text === 'Sync me'").await;
+    })
+    .await;
+}
+
+/// Not a timed assertion (this machine is shared): prints the figures for the report.
+#[tokio::test]
+async fn first_paint_of_the_main_pages_with_ten_thousand_messages() {
+    run("paint", FakeOllama::start().await, |app| async move {
+        let locrit = app.locrit("Pixie", &app.fake.url()).await;
+        let id = locrit["id"].as_str().unwrap();
+        // 10,000 messages in 50 sessions, through the clean API's store.
+        let store = locrit_store::open(&locrit_store::StoreConfig::new(format!(
+            "sqlite://{}",
+            app.data_dir().join("locrit.db").display()
+        )))
+        .await
+        .unwrap();
+        for s in 0..50 {
+            let session = store
+                .open_session(&locrit_domain::NewSession {
+                    locrit_id: id.parse().unwrap(),
+                    key: format!("s{s}"),
+                    kind: locrit_domain::SessionKind::Chat,
+                    name: None,
+                    user_id: None,
+                    metadata: json!({}),
+                })
+                .await
+                .unwrap();
+            let messages: Vec<_> = (0..200)
+                .map(|n| locrit_domain::NewMessage {
+                    role: if n % 2 == 0 {
+                        locrit_domain::Role::User
+                    } else {
+                        locrit_domain::Role::Assistant
+                    },
+                    content: format!("message {n} of session {s}, with **some** text and `code`"),
+                    user_id: None,
+                    status: locrit_domain::MessageStatus::Complete,
+                    metadata: json!({}),
+                })
+                .collect();
+            store.append_messages(session.id, &messages).await.unwrap();
+        }
+        for page in [
+            "/",
+            "/my-locrits",
+            "/my-locrits/Pixie/chat?session=s0",
+            "/my-locrits/Pixie/memory-explorer",
+            "/my-locrits/Pixie/settings",
+        ] {
+            app.open(page).await;
+            app.wait("performance.getEntriesByName('locrit:painted').length")
+                .await;
+            let ms = app
+                .eval("performance.getEntriesByName('locrit:painted')[0].startTime")
+                .await;
+            println!(
+                "first meaningful paint {page}: {ms:.0} ms",
+                ms = ms.as_f64().unwrap()
+            );
+        }
     })
     .await;
 }

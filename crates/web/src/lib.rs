@@ -41,9 +41,9 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
 /// The app's routes, for the server to merge.
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let shell = get(|headers: HeaderMap| async move { serve(SHELL, &headers) });
-    let mut router = CLIENT_ROUTES
-        .iter()
-        .fold(Router::new(), |router, path| router.route(path, shell.clone()));
+    let mut router = CLIENT_ROUTES.iter().fold(Router::new(), |router, path| {
+        router.route(path, shell.clone())
+    });
     for file in Assets::iter().filter(|file| file != SHELL) {
         let path = format!("{ASSET_PREFIX}{file}");
         router = router.route(
@@ -118,7 +118,12 @@ mod tests {
             let response = get(path, &[]).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
             let headers = response.headers();
-            assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+            assert!(
+                headers[header::CONTENT_TYPE]
+                    .to_str()
+                    .unwrap()
+                    .starts_with("text/html")
+            );
             let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
             assert!(csp.contains("script-src 'self';") && csp.contains("frame-ancestors 'none'"));
             assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
@@ -132,7 +137,10 @@ mod tests {
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()[header::CONTENT_TYPE], "text/javascript");
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-cache");
-        let etag = response.headers()[header::ETAG].to_str().unwrap().to_owned();
+        let etag = response.headers()[header::ETAG]
+            .to_str()
+            .unwrap()
+            .to_owned();
         let again = get("/assets/js/main.js", &[(header::IF_NONE_MATCH, &etag)]).await;
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     }

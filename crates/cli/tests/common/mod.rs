@@ -27,7 +27,14 @@ impl Drop for Server {
 /// reads where it listens from its log, and returns that log's lines so far.
 pub fn serve(data: &Path, ollama_url: &str) -> (Server, Vec<String>) {
     let mut child = locrit()
-        .args(["serve", "--port", "0", "--ollama-url", ollama_url, "--data-dir"])
+        .args([
+            "serve",
+            "--port",
+            "0",
+            "--ollama-url",
+            ollama_url,
+            "--data-dir",
+        ])
         .arg(data)
         .stderr(Stdio::piped())
         .spawn()

@@ -55,10 +55,18 @@ class ChatView {
         this.older, this.log, this.banner, this.form)));
     this.subscriptions = [
       keep("join_chat", { locrit_name: locrit.name, session_id: sessionId }),
-      listen("chat_chunk", (e) => this.mine(e) && this.chunk(e)),
-      listen("chat_complete", (e) => this.mine(e) && this.complete(e)),
-      listen("error", (e) => this.failed(e)),
+      listen("chat_chunk", (e) => this.mine(e) && this.inOrder(() => this.chunk(e))),
+      listen("chat_complete", (e) => this.mine(e) && this.inOrder(() => this.complete(e))),
+      listen("error", (e) => this.inOrder(() => this.failed(e))),
     ];
+  }
+
+  /** Handles events one after the other: a turn's start may wait for the history. */
+  inOrder(handle) {
+    this.queue = (this.queue ?? Promise.resolve()).then(handle).catch((error) => {
+      this.banner.textContent = error.message;
+      this.banner.hidden = false;
+    });
   }
 
   mine(event) {

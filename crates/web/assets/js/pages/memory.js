@@ -44,9 +44,9 @@ export async function render(main, name) {
     const url = new URL(location.href);
     url.searchParams.set("tab", key);
     history.replaceState(null, "", url);
-    draw();
+    return draw();
   }
-  select(tab);
+  await select(tab);
 
   // Live: redraw once the memory changes (at most every half second).
   let pending = null;
