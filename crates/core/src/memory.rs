@@ -2,10 +2,11 @@
 //! adding standalone memories. Each change is published on the event bus once it is
 //! stored, so live views (Socket.IO `memory_updated`) follow without reloading.
 
+use chrono::{DateTime, Utc};
 use locrit_domain::{
     Concept, Locrit, Memory, MemoryService, Message, NewMemory, Session, ValidationError,
 };
-use locrit_store::{ConceptChanges, LocritStats, SessionQuery};
+use locrit_store::{ConceptChanges, LocritStats, ServerStats, SessionQuery};
 use uuid::Uuid;
 
 use crate::events::Event;
@@ -54,6 +55,11 @@ impl Core {
             return Ok(None);
         }
         Ok(Some(self.store.locrit_stats(locrit.id).await?))
+    }
+
+    /// Counters of every Locrit together, with the messages written since `since`.
+    pub async fn server_stats(&self, since: DateTime<Utc>) -> Result<ServerStats> {
+        Ok(self.store.server_stats(since).await?)
     }
 
     /// Counters, recent messages, sessions and top concepts of a Locrit's memory.

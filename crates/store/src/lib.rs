@@ -10,6 +10,7 @@ mod rows;
 mod sql;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use locrit_domain::{
     Concept, Locrit, Memory, Message, NewMemory, NewMessage, NewSession, Session, SessionKind,
     SessionStatus,
@@ -66,6 +67,18 @@ pub struct LocritStats {
     pub memories: i64,
     /// Distinct non-empty `user_id`s among the messages.
     pub users: i64,
+}
+
+/// Counters of the whole server. Sessions marked deleted, and their messages, are left
+/// out, as in [`LocritStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    pub locrits: i64,
+    pub active_locrits: i64,
+    pub sessions: i64,
+    pub messages: i64,
+    /// Messages written at or after the `since` asked for.
+    pub messages_since: i64,
 }
 
 /// Everything Locrit keeps. Every write either commits or returns an error: no method
@@ -145,6 +158,8 @@ pub trait Store: Send + Sync + 'static {
     /// Counters of the Locrit's memory; like the session list, they leave out the
     /// sessions marked deleted, and their messages.
     async fn locrit_stats(&self, locrit_id: Uuid) -> Result<LocritStats>;
+    /// Counters of every Locrit together.
+    async fn server_stats(&self, since: DateTime<Utc>) -> Result<ServerStats>;
 
     // Long-term memories and concepts.
     async fn insert_memory(&self, locrit_id: Uuid, memory: &NewMemory) -> Result<Memory>;

@@ -5,6 +5,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use locrit_domain::{
     Concept, Locrit, Memory, Message, NewMemory, NewMessage, NewSession, Session, SessionKind,
     SessionStatus, now,
@@ -19,7 +21,7 @@ use uuid::Uuid;
 
 use crate::rows::{ConceptRow, LocritRow, MemoryRow, MessageRow, SessionRow, enum_text};
 use crate::sql::{bind_locrit, impl_store, message_select};
-use crate::{LocritStats, MessagePage, Result, SessionQuery, Store, StoreError};
+use crate::{LocritStats, MessagePage, Result, ServerStats, SessionQuery, Store, StoreError};
 
 /// How to reach the store.
 #[derive(Debug, Clone)]

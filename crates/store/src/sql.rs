@@ -426,6 +426,24 @@ macro_rules! impl_store {
                 Ok(LocritStats { messages, sessions, concepts, memories, users })
             }
 
+            async fn server_stats(&self, since: DateTime<Utc>) -> Result<ServerStats> {
+                let (locrits, active_locrits, sessions, messages, messages_since): (i64, i64, i64, i64, i64) =
+                    sqlx::query_as(
+                        "SELECT \
+                         (SELECT COUNT(*) FROM locrits), \
+                         (SELECT COUNT(*) FROM locrits WHERE active), \
+                         (SELECT COUNT(*) FROM sessions WHERE status <> 'deleted'), \
+                         (SELECT COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id \
+                          WHERE s.status <> 'deleted'), \
+                         (SELECT COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id \
+                          WHERE s.status <> 'deleted' AND m.created_at >= $1)",
+                    )
+                    .bind(since)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(ServerStats { locrits, active_locrits, sessions, messages, messages_since })
+            }
+
             async fn insert_memory(&self, locrit_id: Uuid, memory: &NewMemory) -> Result<Memory> {
                 let sql = format!(
                     "INSERT INTO memories (id, locrit_id, content, importance, metadata, tags, \

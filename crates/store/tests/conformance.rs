@@ -869,6 +869,43 @@ mod cases {
             source_message_ids: vec![],
         }
     }
+
+    pub async fn server_stats_count_every_locrit_and_recent_messages(store: Arc<dyn Store>) {
+        let start = chrono::Utc::now() - chrono::Duration::seconds(1);
+        let mut bob = locrit("Bob");
+        bob.active = true;
+        let eve = locrit("Eve");
+        store.insert_locrit(&bob).await.unwrap();
+        store.insert_locrit(&eve).await.unwrap();
+        let kept = store.create_session(&chat(bob.id, "kept")).await.unwrap();
+        let gone = store.create_session(&chat(bob.id, "gone")).await.unwrap();
+        let other = store.create_session(&chat(eve.id, "other")).await.unwrap();
+        let two = [said(Role::User, "hi"), said(Role::Assistant, "hello")];
+        store.append_messages(kept.id, &two).await.unwrap();
+        store.append_messages(gone.id, &two).await.unwrap();
+        store
+            .append_message(other.id, &said(Role::User, "hey"))
+            .await
+            .unwrap();
+        store
+            .set_session_status(gone.id, SessionStatus::Deleted)
+            .await
+            .unwrap();
+
+        let stats = store.server_stats(start).await.unwrap();
+        assert_eq!(
+            (
+                stats.locrits,
+                stats.active_locrits,
+                stats.sessions,
+                stats.messages,
+                stats.messages_since
+            ),
+            (2, 1, 2, 3, 3)
+        );
+        let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+        assert_eq!(store.server_stats(later).await.unwrap().messages_since, 0);
+    }
 }
 
 /// Data outlives the process: reopening the same database finds it all.
@@ -953,4 +990,5 @@ conformance!(
     search_messages_by_substring,
     concepts_are_edited_related_and_deleted,
     settings_are_upserted,
+    server_stats_count_every_locrit_and_recent_messages,
 );

@@ -3,6 +3,7 @@
 //! the OpenAPI document is served at `/api/v2/openapi.json`.
 
 mod locrits;
+mod server;
 mod sessions;
 
 use axum::routing::get;
@@ -16,12 +17,13 @@ use utoipa::OpenApi;
     paths(
         locrits::list, locrits::create, locrits::show, locrits::update, locrits::delete,
         sessions::create, sessions::list, sessions::show, sessions::messages, sessions::send,
-        sessions::events, sessions::cancel,
+        sessions::events, sessions::cancel, server::status, server::import_config,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
         (name = "locrits", description = "Locrit management"),
-        (name = "chat", description = "Sessions, messages and chat turns")
+        (name = "chat", description = "Sessions, messages and chat turns"),
+        (name = "server", description = "The server as a whole")
     )
 )]
 pub struct ApiDoc;
@@ -34,4 +36,5 @@ pub fn router() -> Router<Core> {
         )
         .merge(locrits::router())
         .merge(sessions::router())
+        .merge(server::router())
 }
