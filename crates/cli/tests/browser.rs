@@ -511,3 +511,33 @@ async fn first_paint_of_the_main_pages_with_ten_thousand_messages() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_dashboard_counts_what_the_settings_page_imported() {
+    run("dashboard", FakeOllama::start().await, |app| async move {
+        app.open("/").await;
+        app.wait("document.querySelector('[data-stat=dash_locrits] dd')?.textContent === '0'").await;
+        let ollama = app.eval("document.querySelector('.ollama').textContent").await;
+        assert!(ollama.as_str().unwrap().contains(&app.fake.url()), "{ollama}");
+        assert_eq!(app.eval("document.querySelector('.ollama .status').className").await, "status on");
+
+        app.click("a[href='/settings']").await;
+        let fixture = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/fixtures/original-config.yaml");
+        app.wait("document.querySelector('input[name=config_file]')").await;
+        let input = app.browser.find(Locator::Css("input[name=config_file]")).await.unwrap();
+        input.send_keys(&std::fs::canonicalize(fixture).unwrap().display().to_string()).await.unwrap();
+        app.click("form.import-form button[type=submit]").await;
+        app.wait("document.querySelectorAll('.import-result [data-outcome=created]').length === 4").await;
+
+        app.click("a[href='/']").await;
+        app.wait("document.querySelector('[data-stat=dash_locrits] dd')?.textContent === '4'").await;
+        // The import took the file's global Ollama server too.
+        let ollama = app.eval("document.querySelector('.ollama code').textContent").await;
+        assert_eq!(ollama, "http://localhost:11434");
+
+        app.eval("(() => { const s = document.getElementById('lang'); s.value = 'fr'; s.dispatchEvent(new Event('change')); })()").await;
+        app.wait("document.querySelector('main h1').textContent === 'Tableau de bord'").await;
+        assert_eq!(app.eval("document.documentElement.lang").await, "fr");
+    })
+    .await;
+}

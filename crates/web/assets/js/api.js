@@ -53,10 +53,13 @@ export const api = {
     return request("GET", `${v2(id)}/sessions/${enc(session)}/messages?${query}`);
   },
 
+  /** Server counters; `since` counts the messages written after it. */
+  status: (since) => request("GET", `/api/v2/status?since=${enc(since.toISOString())}`),
+  importConfig: (yaml) => request("POST", "/api/v2/import/config", { yaml }),
+
   ollamaModels: async (url) =>
     (await request("GET", `/api/ollama/models${url ? `?ollama_url=${enc(url)}` : ""}`)).models,
   testOllama: (url) => request("POST", "/config/test-ollama", { ollama_url: url }),
-  ollamaStatus: () => fetch("/api/ollama/status").then((r) => r.json()),
   config: async () => (await request("GET", "/api/config")).config,
   saveConfig: (fields) => request("POST", "/api/config/save", fields),
 
