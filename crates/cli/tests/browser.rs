@@ -190,6 +190,21 @@ impl App {
         element.send_keys(text).await.unwrap();
     }
 
+    /// With `LOCRIT_SCREENSHOTS` set, keeps a picture of the page for a person to look at.
+    async fn screenshot_if_asked(&self, name: &str) {
+        if std::env::var_os("LOCRIT_SCREENSHOTS").is_some() {
+            self.screenshot(name).await;
+        }
+    }
+
+    async fn screenshot(&self, name: &str) {
+        if let Ok(png) = self.browser.screenshot().await {
+            let path = format!("{}/browser-{name}.png", env!("CARGO_TARGET_TMPDIR"));
+            let _ = std::fs::write(&path, png);
+            eprintln!("screenshot: {path}");
+        }
+    }
+
     async fn assert_no_errors(&self) {
         let errors = self.eval("window.__locritErrors ?? []").await;
         assert_eq!(errors, json!([]), "script errors in the page");
@@ -222,12 +237,8 @@ where
     })
     .catch_unwind()
     .await;
-    if outcome.is_err()
-        && let Ok(png) = app.browser.screenshot().await
-    {
-        let path = format!("{}/browser-{name}.png", env!("CARGO_TARGET_TMPDIR"));
-        let _ = std::fs::write(&path, png);
-        eprintln!("screenshot: {path}");
+    if outcome.is_err() {
+        app.screenshot(name).await;
     }
     let _ = app.browser.clone().close().await;
     if let Err(panic) = outcome {
@@ -507,6 +518,8 @@ async fn first_paint_of_the_main_pages_with_ten_thousand_messages() {
                 "first meaningful paint {page}: {ms:.0} ms",
                 ms = ms.as_f64().unwrap()
             );
+            app.screenshot_if_asked(&format!("paint{}", page.replace(['/', '?', '='], "-")))
+                .await;
         }
     })
     .await;
