@@ -554,3 +554,39 @@ async fn the_dashboard_counts_what_the_settings_page_imported() {
     })
     .await;
 }
+
+/// Prints how busy the page's main thread was while 2,000 tokens streamed in (tasks
+/// over 50 ms block input); the figures are for the report, not a timed assertion.
+#[tokio::test]
+async fn a_reply_of_two_thousand_tokens_streams_whole() {
+    let reply: String = (0..2000).map(|n| format!("w{n} ")).collect();
+    let fake = FakeOllama::builder()
+        .reply(reply.as_str())
+        .token_delay(Duration::from_millis(2))
+        .start()
+        .await;
+    run("stream", fake, |app| async move {
+        app.locrit("Pixie", &app.fake.url()).await;
+        app.open("/my-locrits/Pixie/chat").await;
+        app.wait("document.querySelector('#message')").await;
+        app.eval(
+            "(() => { window.__longTasks = [];
+                new PerformanceObserver(l => window.__longTasks.push(...l.getEntries().map(e => e.duration)))
+                  .observe({type: 'longtask'}); })()",
+        )
+        .await;
+        let started = Instant::now();
+        app.chat("Count").await;
+        let elapsed = started.elapsed();
+        let shown = app.eval("document.querySelector('.message.assistant').text").await;
+        assert_eq!(shown, reply.as_str());
+        let tasks = app.eval("window.__longTasks").await;
+        let tasks: Vec<f64> = serde_json::from_value(tasks).unwrap();
+        println!(
+            "2,000 tokens streamed in {elapsed:.1?}: {} main-thread tasks over 50 ms, longest {:.0} ms",
+            tasks.len(),
+            tasks.iter().cloned().fold(0.0, f64::max)
+        );
+    })
+    .await;
+}
