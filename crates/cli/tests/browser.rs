@@ -359,6 +359,10 @@ async fn memory_search_highlights_and_a_session_is_deleted() {
         app.wait("document.querySelectorAll('.message-row mark').length === 2").await;
         assert_eq!(app.eval("document.querySelector('.message-row mark').textContent").await, "tomatoes");
 
+        app.eval("(() => { const s = document.querySelector('select[name=role]'); s.value = 'assistant'; s.dispatchEvent(new Event('change')); })()").await;
+        let shown = app.eval("[...document.querySelectorAll('.message-row')].filter(r => !r.hidden).map(r => r.dataset.role)").await;
+        assert_eq!(shown, json!(["assistant"]));
+
         app.eval("window.confirm = () => true").await;
         app.click("#tab-sessions").await;
         app.click("[data-session=garden] button.danger").await;
@@ -587,6 +591,45 @@ async fn a_reply_of_two_thousand_tokens_streams_whole() {
             tasks.len(),
             tasks.iter().cloned().fold(0.0, f64::max)
         );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_locrit_is_switched_off_exported_imported_and_deleted_from_my_locrits() {
+    run("my-locrits", FakeOllama::start().await, |app| async move {
+        app.locrit("Pixie", &app.fake.url()).await;
+        app.open("/my-locrits").await;
+        app.click("[data-locrit=Pixie] button.toggle-active").await;
+        app.wait("document.querySelector('[data-locrit=Pixie] .status.off')").await;
+        let found = app.api(reqwest::Method::GET, "/api/v2/locrits?name=Pixie", None).await;
+        assert_eq!(found["locrits"][0]["active"], false);
+
+        // The file an export makes, imported back under another name.
+        let exported = app
+            .eval(
+                "(async () => { let blob; const create = URL.createObjectURL;
+                  URL.createObjectURL = b => { blob = b; return create(b); };
+                  [...document.querySelectorAll('[data-locrit=Pixie] button')].find(b => b.textContent === 'Export').click();
+                  URL.createObjectURL = create; return JSON.parse(await blob.text()); })()",
+            )
+            .await;
+        assert_eq!(exported["ollama_model"], "llama3.2");
+        let mut copy = exported.clone();
+        copy["name"] = json!("Pixie Copy");
+        let file = app.data_dir().join("copy.locrit.json");
+        std::fs::write(&file, copy.to_string()).unwrap();
+        app.wait("document.querySelector('input[name=locrit_file]')").await;
+        let input = app.browser.find(Locator::Css("input[name=locrit_file]")).await.unwrap();
+        input.send_keys(&file.display().to_string()).await.unwrap();
+        app.wait("document.querySelector('[data-locrit=\"Pixie Copy\"]')").await;
+
+        app.eval("window.confirm = () => true").await;
+        app.click("[data-locrit=Pixie] button.danger").await;
+        app.wait("!document.querySelector('[data-locrit=Pixie]')").await;
+        let all = app.api(reqwest::Method::GET, "/api/v2/locrits", None).await;
+        let names: Vec<&str> = all["locrits"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Pixie Copy"]);
     })
     .await;
 }

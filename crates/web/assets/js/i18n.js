@@ -52,6 +52,8 @@ const en = {
   default_model: "Default model", timeout: "Model timeout (seconds)", import_title: "Import an original config.yaml",
   import_file: "config.yaml file", import: "Import", imported: "Imported: {summary}",
   not_found: "Not found", error: "Error",
+  filter_role: "Show", all_roles: "All messages", role_user: "From people", role_assistant: "From the Locrit",
+  export: "Export", import_locrit: "Import a Locrit", import_locrit_file: "Locrit file (.json)",
 };
 
 const fr = {
@@ -108,6 +110,8 @@ const fr = {
   default_model: "Modèle par défaut", timeout: "Délai du modèle (secondes)", import_title: "Importer un config.yaml d'origine",
   import_file: "Fichier config.yaml", import: "Importer", imported: "Importé : {summary}",
   not_found: "Introuvable", error: "Erreur",
+  filter_role: "Afficher", all_roles: "Tous les messages", role_user: "Des personnes", role_assistant: "Du Locrit",
+  export: "Exporter", import_locrit: "Importer un Locrit", import_locrit_file: "Fichier du Locrit (.json)",
 };
 
 const dictionaries = { en, fr };

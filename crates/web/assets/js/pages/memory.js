@@ -82,6 +82,10 @@ const VIEWS = {
       state.setSearch(input.value.trim());
       await VIEWS.messages(panel, locrit, { ...state, search: input.value.trim() });
     } }, input, h("button", { type: "submit", text: t("search") }));
+    const role = h("select", { name: "role", "aria-label": t("filter_role"), onchange: () => {
+      for (const row of list.children) row.hidden = role.value !== "" && row.dataset.role !== role.value;
+    } }, [["", t("all_roles")], ["user", t("role_user")], ["assistant", t("role_assistant")]]
+      .map(([value, text]) => h("option", { value, text })));
     const list = h("ul", { class: "message-list" });
     let heading;
     if (state.search) {
@@ -93,7 +97,7 @@ const VIEWS = {
       heading = t("recent_messages");
       list.append(...summary.recent_messages.map((m) => messageItem(m, locrit, "", () => VIEWS.messages(panel, locrit, state))));
     }
-    replace(panel, form, h("h2", { text: heading }), list);
+    replace(panel, form, h("div", { class: "page-head" }, h("h2", { text: heading }), role), list);
   },
 
   async sessions(panel, locrit) {
@@ -154,7 +158,7 @@ function messageItem(message, locrit, search, refresh) {
     body.replaceWith(h("div", { class: "editing" }, area, save));
     area.focus();
   } });
-  return h("li", { class: `message-row ${message.role}`, dataset: { id: message.id } },
+  return h("li", { class: `message-row ${message.role}`, dataset: { id: message.id, role: message.role } },
     h("div", { class: "meta" }, h("strong", { text: message.role }),
       h("time", { datetime: message.timestamp, text: formatTime(message.timestamp) }),
       h("span", { class: "muted", text: message.session_id })),
