@@ -257,6 +257,7 @@ async fn the_seed_check_chat_twice_then_see_four_recent_messages_in_the_memory_e
             .eval("[...document.querySelectorAll('.message.assistant .body')].pop().textContent")
             .await;
         assert_eq!(last, "You said: Can you remember this?");
+        app.screenshot_if_asked("seed-chat").await;
 
         app.click("a[href$='/memory-explorer']").await;
         app.click("#tab-messages").await;
@@ -290,6 +291,7 @@ async fn the_seed_check_chat_twice_then_see_four_recent_messages_in_the_memory_e
                 "not a recent timestamp: {row}"
             );
         }
+        app.screenshot_if_asked("seed-memory-explorer").await;
     })
     .await;
 }

@@ -159,7 +159,7 @@ function messageItem(message, locrit, search, refresh) {
     area.focus();
   } });
   return h("li", { class: `message-row ${message.role}`, dataset: { id: message.id, role: message.role } },
-    h("div", { class: "meta" }, h("strong", { text: message.role }),
+    h("div", { class: "meta" }, h("strong", { text: message.role === "user" ? t("you") : locrit.name }),
       h("time", { datetime: message.timestamp, text: formatTime(message.timestamp) }),
       h("span", { class: "muted", text: message.session_id })),
     body,
