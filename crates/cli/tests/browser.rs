@@ -635,3 +635,37 @@ async fn a_locrit_is_switched_off_exported_imported_and_deleted_from_my_locrits(
     })
     .await;
 }
+
+#[tokio::test]
+async fn replies_render_markdown_never_markup_and_regenerate_asks_again() {
+    let reply = "**Bold** and `code` <img src=x onerror=\"window.__pwned=1\"><script>window.__pwned=2</script>\n\n```rust\nfn main() {}\n```\n\n- [a link](https://example.org) [bad](javascript:alert(1))";
+    let fake = FakeOllama::builder().reply(reply).start().await;
+    run("markdown", fake, |app| async move {
+        app.locrit("Pixie", &app.fake.url()).await;
+        app.open("/my-locrits/Pixie/chat").await;
+        app.chat("Show me").await;
+        let body = app
+            .eval(
+                "(() => { const b = document.querySelector('.message.assistant .body');
+                  return {strong: b.querySelector('strong')?.textContent, code: b.querySelector('pre.code code')?.textContent,
+                    language: b.querySelector('pre.code code')?.dataset.language,
+                    links: [...b.querySelectorAll('a')].map(a => a.getAttribute('href')),
+                    elements: b.querySelectorAll('img, script').length, pwned: window.__pwned ?? null,
+                    text: b.textContent}; })()",
+            )
+            .await;
+        assert_eq!(body["strong"], "Bold");
+        assert_eq!(body["code"], "fn main() {}");
+        assert_eq!(body["language"], "rust");
+        assert_eq!(body["links"], json!(["https://example.org"]), "only http(s) links");
+        assert_eq!(body["elements"], 0, "model markup is never parsed");
+        assert_eq!(body["pwned"], json!(null));
+        assert!(body["text"].as_str().unwrap().contains("<img src=x"), "{body}");
+
+        app.click(".message.assistant button.regenerate").await;
+        app.wait("document.querySelectorAll('.message.assistant:not(.streaming)').length === 2").await;
+        let users = app.eval("[...document.querySelectorAll('.message.user')].map(m => m.text)").await;
+        assert_eq!(users, json!(["Show me", "Show me"]));
+    })
+    .await;
+}
