@@ -669,3 +669,36 @@ async fn replies_render_markdown_never_markup_and_regenerate_asks_again() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_chat_that_loses_its_connection_until_the_reply_ended_shows_it_whole() {
+    let reply: String = (0..150).map(|n| format!("w{n} ")).collect();
+    let fake = FakeOllama::builder()
+        .reply(reply.as_str())
+        .token_delay(Duration::from_millis(20))
+        .start()
+        .await;
+    run("reconnect", fake, |app| async move {
+        app.locrit("Pixie", &app.fake.url()).await;
+        app.open("/my-locrits/Pixie/chat").await;
+        app.type_into("#message", "Go").await;
+        app.click(".composer button[type=submit]").await;
+        app.wait("document.querySelector('.message.assistant.streaming')?.text.length > 20").await;
+        // The transport drops; the client reconnects by itself.
+        app.eval("import('/assets/js/live.js').then(m => { const io = m.live().io;
+            window.__reconnected = false; io.once('reconnect', () => { window.__reconnected = true; });
+            // Back only once the turn has ended: its end was missed.
+            io.randomizationFactor(0); io.reconnectionDelay(4000); io.reconnectionDelayMax(4000);
+            io.engine.close(); return true; })").await;
+        app.wait(&format!(
+            "!document.querySelector('.message.assistant.streaming') && [...document.querySelectorAll('.message.assistant')].some(m => m.text.length >= {})",
+            reply.len()
+        ))
+        .await;
+        assert_eq!(app.eval("window.__reconnected").await, true, "the client reconnected");
+        let replies = app.eval("[...document.querySelectorAll('.message.assistant')].map(m => m.text)").await;
+        assert_eq!(replies, json!([reply]), "one reply, whole, no repeated text");
+        assert_eq!(app.eval("document.querySelector('.composer button[type=submit]').disabled").await, false);
+    })
+    .await;
+}

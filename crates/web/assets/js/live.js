@@ -17,9 +17,13 @@ export function listen(event, handler) {
 
 /** Emits now, and again after every reconnection (rooms are per connection). */
 export function keep(event, payload) {
+  live().emit(event, payload);
+  return onReconnect(() => live().emit(event, payload));
+}
+
+/** Calls `handler` after every reconnection: what happened meanwhile was missed. */
+export function onReconnect(handler) {
   const s = live();
-  const send = () => s.emit(event, payload);
-  send();
-  s.io.on("reconnect", send);
-  return () => s.io.off("reconnect", send);
+  s.io.on("reconnect", handler);
+  return () => s.io.off("reconnect", handler);
 }

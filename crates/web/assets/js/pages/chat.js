@@ -4,7 +4,7 @@
 import { api } from "../api.js";
 import { formatTime, h, newId, replace, toast } from "../dom.js";
 import { t } from "../i18n.js";
-import { keep, listen, live } from "../live.js";
+import { keep, listen, live, onReconnect } from "../live.js";
 import { renderMarkdown } from "../markdown.js";
 
 export async function render(main, name) {
@@ -58,6 +58,9 @@ class ChatView {
       listen("chat_chunk", (e) => this.mine(e) && this.inOrder(() => this.chunk(e))),
       listen("chat_complete", (e) => this.mine(e) && this.inOrder(() => this.complete(e))),
       listen("error", (e) => this.inOrder(() => this.failed(e))),
+      // Turns may have ended while disconnected: the store has them; a turn still
+      // running comes back whole with the room's catch-up chunk.
+      onReconnect(() => this.inOrder(() => this.resync())),
     ];
   }
 
@@ -228,6 +231,14 @@ class ChatView {
     this.banner.hidden = false;
     if (!this.input.value) this.input.value = this.lastUserText;
     this.input.focus();
+  }
+
+  async resync() {
+    if (this.turn?.frame) cancelAnimationFrame(this.turn.frame);
+    this.turn = null;
+    this.sending = false;
+    this.streaming(false);
+    await this.load();
   }
 
   stop() {

@@ -2,7 +2,7 @@
 import { api } from "../api.js";
 import { field, formatTime, h, replace, toast } from "../dom.js";
 import { t } from "../i18n.js";
-import { keep, listen } from "../live.js";
+import { keep, listen, onReconnect } from "../live.js";
 
 const TABS = ["overview", "messages", "sessions", "memories", "concepts"];
 
@@ -52,6 +52,7 @@ export async function render(main, name) {
   let pending = null;
   const stops = [
     keep("watch_memory", { locrit_name: locrit.name }),
+    onReconnect(() => draw()),
     listen("watching_memory", (e) => { if (e.locrit_name === locrit.name) liveBadge.hidden = false; }),
     listen("memory_updated", (e) => {
       if (e.locrit_name !== locrit.name || pending || panel.querySelector("textarea:focus, input:focus")) return;
