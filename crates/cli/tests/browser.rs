@@ -702,3 +702,22 @@ async fn a_chat_that_loses_its_connection_until_the_reply_ended_shows_it_whole()
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_memory_explorer_updates_live_when_the_locrit_remembers() {
+    run("memory-live", FakeOllama::start().await, |app| async move {
+        let locrit = app.locrit("Pixie", &app.fake.url()).await;
+        let id = locrit["id"].as_str().unwrap();
+        app.open("/my-locrits/Pixie/memory-explorer?tab=messages").await;
+        app.wait("document.querySelector('.badge.live')?.hidden === false").await;
+        app.wait("document.querySelector('.message-list')").await;
+        assert_eq!(app.eval("document.querySelectorAll('.message-row').length").await, 0);
+
+        let sessions = format!("/api/v2/locrits/{id}/sessions");
+        app.api(reqwest::Method::POST, &sessions, Some(json!({"id": "elsewhere"}))).await;
+        let path = format!("{sessions}/elsewhere/messages");
+        app.api(reqwest::Method::POST, &path, Some(json!({"content": "said over the API"}))).await;
+        app.wait("[...document.querySelectorAll('.message-row .content')].some(c => c.textContent === 'said over the API')").await;
+    })
+    .await;
+}
