@@ -1,5 +1,6 @@
 // Runs before the app: applies the saved theme (no flash of the wrong one) and records
-// every script error, so that tests can fail on any of them (window.__locritErrors).
+// every script error and policy violation, so that tests can fail on any of them
+// (window.__locritErrors).
 (function () {
   var theme = localStorage.getItem("locrit.theme") ||
     (matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light");
@@ -8,6 +9,9 @@
   window.addEventListener("error", function (event) {
     errors.push(String(event.message || (event.target && event.target.src) || "error"));
   }, true);
+  document.addEventListener("securitypolicyviolation", function (event) {
+    errors.push("blocked by the content security policy: " + event.violatedDirective + " " + event.blockedURI);
+  });
   window.addEventListener("unhandledrejection", function (event) {
     errors.push("unhandled rejection: " + String(event.reason && (event.reason.stack || event.reason)));
   });

@@ -8,7 +8,7 @@ const OPEN_TO = ["humans", "locrits", "invitations", "internet", "platform"];
 const ACCESS_TO = ["full_memory", "quick_memory", "llm_info", "logs"];
 const MEMORY_SERVICES = ["plaintext_file", "kuzu_graph", "basic_memory", "lancedb_langchain", "lancedb_mcp", "disabled"];
 const PUBLIC_TEXTS = [["title", "f_public_title"], ["description", "f_public_description"],
-  ["welcome_message", "Welcome message"], ["avatar", "Avatar URL"], ["theme", "Theme"]];
+  ["welcome_message", "f_public_welcome"], ["avatar", "f_public_avatar"], ["theme", "f_public_theme"]];
 const DEFAULTS = {
   name: "", description: "", persona: "", ollama_model: "", ollama_url: "", memory_service: "plaintext_file",
   active: true, open_to: { humans: true }, access_to: { full_memory: true, quick_memory: true },
@@ -69,7 +69,7 @@ export async function render(main, name) {
   const page = current.public_page ?? {};
   const publicTexts = Object.fromEntries(PUBLIC_TEXTS.map(([k]) => [k, h("input", { name: `public_${k}`, value: page[k] ?? "" })]));
   const customCss = h("textarea", { name: "public_custom_css", rows: 2, value: page.custom_css ?? "" });
-  const showModel = toggle("Show model info", page.show_model_info);
+  const showModel = toggle(t("f_public_show_model"), page.show_model_info);
   const address = input("public_address", { placeholder: "https://" });
 
   const problem = h("div", { class: "banner error", role: "alert", hidden: true });
@@ -87,8 +87,8 @@ export async function render(main, name) {
     h("fieldset", {}, h("legend", { text: t("open_to_title") }), OPEN_TO.map((k) => openTo[k].el)),
     h("fieldset", {}, h("legend", { text: t("access_to_title") }), ACCESS_TO.map((k) => accessTo[k].el)),
     h("fieldset", {}, h("legend", { text: t("public_title") }),
-      PUBLIC_TEXTS.map(([k, label]) => field(label.startsWith("f_") ? t(label) : label, publicTexts[k])),
-      field("Custom CSS", customCss), showModel.el, field(t("f_public_address"), address)),
+      PUBLIC_TEXTS.map(([k, label]) => field(t(label), publicTexts[k])),
+      field(t("f_public_css"), customCss), showModel.el, field(t("f_public_address"), address)),
     problem, h("div", { class: "actions" }, submit));
 
   form.addEventListener("submit", async (event) => {
