@@ -1,6 +1,7 @@
 //! What Locrit does, whatever the transport. Every HTTP surface, the Socket.IO server and
 //! the CLI call these operations; none of them talks to the store on its own.
 
+mod activity;
 pub mod chat;
 mod config;
 mod error;
@@ -15,6 +16,7 @@ use std::sync::Arc;
 
 use locrit_store::Store;
 
+pub use activity::{DayActivity, MAX_ACTIVITY_DAYS};
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};

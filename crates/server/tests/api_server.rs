@@ -114,3 +114,92 @@ async fn a_file_that_is_not_a_config_yaml_is_a_422() {
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn activity_counts_todays_messages_and_memory_growth() {
+    let server = TestServer::start().await;
+    server
+        .create_active_locrit(
+            "Pixie",
+            json!({"open_to": {"humans": true}, "access_to": {"full_memory": true}}),
+        )
+        .await;
+    let (_, found) = server.get("/api/v2/locrits?name=Pixie").await;
+    let id = found["locrits"][0]["id"].as_str().unwrap().to_owned();
+    let (status, body) = server
+        .post(
+            "/api/locrits/Pixie/chat",
+            json!({"message": "hello", "session_id": "s1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = server
+        .post(
+            "/api/locrits/Pixie/memory/memories",
+            json!({"content": "likes tea"}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+
+    let (status, body) = server
+        .get(&format!("/api/v2/locrits/{id}/activity?days=3"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let days = body["days"].as_array().unwrap();
+    assert_eq!(days.len(), 3);
+    assert_eq!(days[2]["date"], json!(chrono::Utc::now().date_naive()));
+    assert_eq!(
+        (days[2]["messages"].as_u64(), days[2]["memories"].as_u64()),
+        (Some(2), Some(1))
+    );
+    assert_eq!(
+        (days[0]["messages"].as_u64(), days[0]["memories"].as_u64()),
+        (Some(0), Some(0))
+    );
+
+    // Two hours ahead of UTC, "today" may be another date, but today's messages are there.
+    let (_, ahead) = server
+        .get(&format!(
+            "/api/v2/locrits/{id}/activity?days=2&utc_offset_minutes=120"
+        ))
+        .await;
+    let total: u64 = ahead["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["messages"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 2);
+}
+
+#[tokio::test]
+async fn activity_refuses_out_of_range_queries_and_unknown_locrits() {
+    let server = TestServer::start().await;
+    let (_, created) = server
+        .post(
+            "/api/v2/locrits",
+            json!({"name": "Idle", "ollama_model": "llama3.2"}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap();
+    for (query, field) in [
+        ("days=0", "days"),
+        ("days=367", "days"),
+        ("utc_offset_minutes=5000", "utc_offset_minutes"),
+    ] {
+        let (status, body) = server
+            .get(&format!("/api/v2/locrits/{id}/activity?{query}"))
+            .await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{query}: {body}");
+        assert_eq!(body["field"], field);
+    }
+    let (status, _) = server
+        .get(&format!("/api/v2/locrits/{id}/activity?days=many"))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let unknown = uuid::Uuid::new_v4();
+    let (status, _) = server
+        .get(&format!("/api/v2/locrits/{unknown}/activity"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -160,6 +160,13 @@ pub trait Store: Send + Sync + 'static {
     async fn locrit_stats(&self, locrit_id: Uuid) -> Result<LocritStats>;
     /// Counters of every Locrit together.
     async fn server_stats(&self, since: DateTime<Utc>) -> Result<ServerStats>;
+    /// When each message of the Locrit written at or after `since` was written, oldest
+    /// first (deleted sessions left out): the raw series of an activity chart.
+    async fn message_times(
+        &self,
+        locrit_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>>;
 
     // Long-term memories and concepts.
     async fn insert_memory(&self, locrit_id: Uuid, memory: &NewMemory) -> Result<Memory>;

@@ -444,6 +444,23 @@ macro_rules! impl_store {
                 Ok(ServerStats { locrits, active_locrits, sessions, messages, messages_since })
             }
 
+            async fn message_times(
+                &self,
+                locrit_id: Uuid,
+                since: DateTime<Utc>,
+            ) -> Result<Vec<DateTime<Utc>>> {
+                let times: Vec<(DateTime<Utc>,)> = sqlx::query_as(
+                    "SELECT m.created_at FROM messages m JOIN sessions s ON s.id = m.session_id \
+                     WHERE m.locrit_id = $1 AND m.created_at >= $2 AND s.status <> 'deleted' \
+                     ORDER BY m.created_at",
+                )
+                .bind(locrit_id)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(times.into_iter().map(|(time,)| time).collect())
+            }
+
             async fn insert_memory(&self, locrit_id: Uuid, memory: &NewMemory) -> Result<Memory> {
                 let sql = format!(
                     "INSERT INTO memories (id, locrit_id, content, importance, metadata, tags, \

@@ -870,7 +870,7 @@ mod cases {
         }
     }
 
-    pub async fn server_stats_count_every_locrit_and_recent_messages(store: Arc<dyn Store>) {
+    pub async fn server_stats_and_message_times_leave_out_deleted_sessions(store: Arc<dyn Store>) {
         let start = chrono::Utc::now() - chrono::Duration::seconds(1);
         let mut bob = locrit("Bob");
         bob.active = true;
@@ -905,6 +905,15 @@ mod cases {
         );
         let later = chrono::Utc::now() + chrono::Duration::minutes(1);
         assert_eq!(store.server_stats(later).await.unwrap().messages_since, 0);
+
+        let times = store.message_times(bob.id, start).await.unwrap();
+        assert_eq!(
+            times.len(),
+            2,
+            "the deleted session's messages are left out"
+        );
+        assert!(times[0] <= times[1] && times[0] >= start);
+        assert!(store.message_times(bob.id, later).await.unwrap().is_empty());
     }
 }
 
@@ -990,5 +999,5 @@ conformance!(
     search_messages_by_substring,
     concepts_are_edited_related_and_deleted,
     settings_are_upserted,
-    server_stats_count_every_locrit_and_recent_messages,
+    server_stats_and_message_times_leave_out_deleted_sessions,
 );

@@ -2,6 +2,7 @@
 //! Resources are addressed by stable ids; errors are [`ApiError`](crate::ApiError)s;
 //! the OpenAPI document is served at `/api/v2/openapi.json`.
 
+mod activity;
 mod locrits;
 mod server;
 mod sessions;
@@ -18,6 +19,7 @@ use utoipa::OpenApi;
         locrits::list, locrits::create, locrits::show, locrits::update, locrits::delete,
         sessions::create, sessions::list, sessions::show, sessions::messages, sessions::send,
         sessions::events, sessions::cancel, server::status, server::import_config,
+        activity::activity,
     ),
     components(schemas(crate::error::ErrorBody)),
     tags(
@@ -37,4 +39,5 @@ pub fn router() -> Router<Core> {
         .merge(locrits::router())
         .merge(sessions::router())
         .merge(server::router())
+        .merge(activity::router())
 }
