@@ -260,6 +260,15 @@ async fn the_seed_check_chat_twice_then_see_four_recent_messages_in_the_memory_e
         app.screenshot_if_asked("seed-chat").await;
 
         app.click("a[href$='/memory-explorer']").await;
+        // The overview's chart: today's bar holds the four messages.
+        app.wait("document.querySelector('.chart rect')").await;
+        let today = app
+            .eval("[...document.querySelectorAll('.chart rect title')].pop().textContent")
+            .await;
+        assert!(
+            today.as_str().unwrap().contains(": 4 messages, 0 memories"),
+            "{today}"
+        );
         app.click("#tab-messages").await;
         app.wait("document.querySelectorAll('.message-row').length === 4")
             .await;

@@ -45,6 +45,9 @@ export const api = {
   updateLocrit: (id, patch) => request("PATCH", v2(id), patch),
   deleteLocrit: (id) => request("DELETE", v2(id)),
 
+  /** Messages and memories per day, days starting at the browser's midnight. */
+  activity: async (id, days = 14) => (await request("GET",
+    `${v2(id)}/activity?days=${days}&utc_offset_minutes=${-new Date().getTimezoneOffset()}`)).days,
   sessions: async (id) => (await request("GET", `${v2(id)}/sessions`)).sessions,
   /** A page of a session's messages, oldest first; `before` pages back. */
   messages(id, session, { before, limit = 50 } = {}) {

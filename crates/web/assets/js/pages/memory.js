@@ -67,13 +67,13 @@ export async function render(main, name) {
 
 const VIEWS = {
   async overview(panel, locrit) {
-    const summary = await api.memory.summary(locrit.name);
+    const [summary, days] = await Promise.all([api.memory.summary(locrit.name), api.activity(locrit.id)]);
     const s = summary.statistics;
     replace(panel,
       h("dl", { class: "stats" }, [["total_messages", s.total_messages], ["total_sessions", s.total_sessions],
         ["total_memories", s.total_memories], ["total_concepts", s.total_concepts]]
         .map(([key, value]) => h("div", { class: "stat" }, h("dt", { text: t(key) }), h("dd", { text: value })))),
-      h("h2", { text: t("activity") }), activityChart(summary.sessions));
+      h("h2", { text: t("activity") }), activityChart(days));
   },
 
   async messages(panel, locrit, state) {
@@ -195,28 +195,26 @@ function svg(tag, attrs = {}, ...children) {
   return el;
 }
 
-/** Messages per day over the last 14 days, counted by the day each conversation was last active. */
-function activityChart(sessions) {
-  const days = [...Array(14)].map((_, i) => {
-    const d = new Date();
-    d.setHours(0, 0, 0, 0);
-    d.setDate(d.getDate() - 13 + i);
-    return d;
-  });
-  const counts = days.map((day) => sessions
-    .filter((s) => new Date(s.updated_at).toDateString() === day.toDateString())
-    .reduce((sum, s) => sum + s.message_count, 0));
-  const max = Math.max(1, ...counts);
-  const chart = svg("svg", { viewBox: "0 0 280 110", class: "chart", role: "img",
-    "aria-label": `${t("activity")}: ${counts.join(", ")}` });
-  counts.forEach((count, i) => {
-    const height = (count / max) * 90;
-    chart.append(svg("rect", { x: i * 20 + 2, y: 95 - height, width: 16, height, class: "bar" },
-      svg("title", {}, `${days[i].toLocaleDateString()}: ${count}`)));
+/** Messages per day as bars, the memory's size as a line. */
+function activityChart(days) {
+  const width = days.length * 20;
+  const most = (key) => Math.max(1, ...days.map((d) => d[key]));
+  const [maxMessages, maxMemories] = [most("messages"), most("memories")];
+  const y = (value, max) => 95 - (value / max) * 88;
+  const label = days.map((d) => `${d.date}: ${d.messages} / ${d.memories}`).join(", ");
+  const chart = svg("svg", { viewBox: `0 0 ${width} 112`, class: "chart", role: "img",
+    "aria-label": `${t("activity")} (${t("total_messages")} / ${t("total_memories")}): ${label}` });
+  days.forEach((day, i) => {
+    const top = y(day.messages, maxMessages);
+    chart.append(svg("rect", { x: i * 20 + 2, y: top, width: 16, height: 95 - top, class: "bar" },
+      svg("title", {}, `${day.date}: ${day.messages} ${t("total_messages").toLowerCase()}, ${day.memories} ${t("total_memories").toLowerCase()}`)));
     if (i % 2 === 0) chart.append(svg("text", { x: i * 20 + 10, y: 107, "text-anchor": "middle", class: "tick" },
-      String(days[i].getDate())));
+      day.date.slice(8)));
   });
-  return chart;
+  const points = days.map((day, i) => `${i * 20 + 10},${y(day.memories, maxMemories)}`).join(" ");
+  chart.append(svg("polyline", { points, class: "growth" }));
+  return h("figure", { class: "activity" }, chart, h("figcaption", { class: "legend" },
+    h("span", { class: "key bar" }), t("total_messages"), " ", h("span", { class: "key growth" }), t("total_memories")));
 }
 
 /** Concepts on a circle, each linked to the ones sharing its type. */
