@@ -4,7 +4,8 @@ import { io } from "../vendor/socket.io.esm.min.js";
 let socket;
 
 export function live() {
-  socket ??= io({ transports: ["websocket", "polling"] });
+  // WebSocket first; long-polling where a proxy does not pass WebSocket upgrades.
+  socket ??= io({ transports: ["websocket", "polling"], tryAllTransports: true });
   return socket;
 }
 
