@@ -1,21 +1,18 @@
 //! The `locrit` binary as a user runs it.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+mod common;
+
+use std::process::Command;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+
+use common::{Server, locrit};
 
 const FIXTURE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
     "/../../tests/fixtures/original-config.yaml"
 );
-
-fn locrit() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_locrit"));
-    command.env_remove("RUST_LOG").env("NO_COLOR", "1");
-    command
-}
 
 #[test]
 fn import_config_creates_the_four_fixture_locrits_then_changes_nothing() {
@@ -65,44 +62,9 @@ fn import_config_creates_the_four_fixture_locrits_then_changes_nothing() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
 }
 
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-/// Starts `locrit serve` on a free port and reads where it listens from its log.
+/// Starts `locrit serve` on a free port and checks what it logs on the way.
 fn serve(data: &std::path::Path) -> Server {
-    let mut child = locrit()
-        .args([
-            "serve",
-            "--port",
-            "0",
-            "--ollama-url",
-            "http://127.0.0.1:9",
-            "--data-dir",
-        ])
-        .arg(data)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let mut seen = Vec::new();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server logs where it listens")
-            .unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-        seen.push(line);
-    };
+    let (server, seen) = common::serve(data, "http://127.0.0.1:9");
     let log = seen.join("\n");
     assert!(
         log.contains("store ready") && log.contains("SQLite at"),
@@ -112,8 +74,7 @@ fn serve(data: &std::path::Path) -> Server {
         log.contains("Ollama servers") && log.contains("http://127.0.0.1:9"),
         "{log}"
     );
-    std::thread::spawn(move || lines.for_each(drop)); // keep the pipe drained
-    Server { child, base }
+    server
 }
 
 #[tokio::test]

@@ -85,6 +85,16 @@ pub struct GlobalConfigChanges {
 }
 
 impl GlobalConfig {
+    /// The global Ollama server: the stored URL, never empty.
+    pub fn ollama_url(&self) -> String {
+        let url = self.ollama.base_url.trim().trim_end_matches('/');
+        if url.is_empty() {
+            DEFAULT_OLLAMA_URL.to_owned()
+        } else {
+            url.to_owned()
+        }
+    }
+
     fn apply(&mut self, changes: GlobalConfigChanges) {
         if let Some(url) = changes.ollama_base_url {
             self.ollama.base_url = url.trim().trim_end_matches('/').to_owned();

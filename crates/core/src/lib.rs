@@ -2,6 +2,7 @@
 //! the CLI call these operations; none of them talks to the store on its own.
 
 mod archive;
+mod activity;
 pub mod chat;
 mod client_conversations;
 mod config;
@@ -21,6 +22,7 @@ use locrit_store::Store;
 
 pub use archive::{ARCHIVE_FORMAT, ARCHIVE_VERSION, ArchiveCounts, ImportOptions};
 pub use client_conversations::{ClientChat, ClientMessage, ClientTurn};
+pub use activity::{DayActivity, MAX_ACTIVITY_DAYS};
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};

@@ -164,10 +164,12 @@ async fn sends_options_format_and_messages_in_order() {
         .1
         .unwrap();
 
+    // The fake keeps structured (`format`) requests apart from conversation turns.
+    let structured = fake.requests_on(Endpoint::StructuredChat);
     let requests = fake.requests();
-    assert_eq!(requests.len(), 2);
+    assert_eq!((structured.len(), requests.len()), (1, 1));
     assert_eq!(
-        requests[0],
+        structured[0],
         json!({
             "model": "llama3.2",
             "messages": [
@@ -181,7 +183,7 @@ async fn sends_options_format_and_messages_in_order() {
     );
     // No options set: no `options` object at all.
     assert_eq!(
-        requests[1],
+        requests[0],
         json!({
             "model": "llama3.2",
             "messages": [{"role": "user", "content": "Second"}],

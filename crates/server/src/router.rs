@@ -59,6 +59,7 @@ pub fn app(core: Core, config: &ServerConfig) -> (Router, SocketIoCloser) {
         .merge(compat::router())
         .merge(openai::router())
         .merge(ollama_api::router())
+        .merge(locrit_web::router())
         .fallback(|| async { ApiError::not_found("Not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(

@@ -141,6 +141,18 @@ pub struct LocritStats {
     pub users: i64,
 }
 
+/// Counters of the whole server. Sessions marked deleted, and their messages, are left
+/// out, as in [`LocritStats`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ServerStats {
+    pub locrits: i64,
+    pub active_locrits: i64,
+    pub sessions: i64,
+    pub messages: i64,
+    /// Messages written at or after the `since` asked for.
+    pub messages_since: i64,
+}
+
 /// Everything Locrit keeps. Every write either commits or returns an error: no method
 /// reports success for data that is not stored.
 #[async_trait]
@@ -221,6 +233,15 @@ pub trait Store: SearchStore + Send + Sync + 'static {
     /// Counters of the Locrit's memory; like the session list, they leave out the
     /// sessions marked deleted, and their messages.
     async fn locrit_stats(&self, locrit_id: Uuid) -> Result<LocritStats>;
+    /// Counters of every Locrit together.
+    async fn server_stats(&self, since: DateTime<Utc>) -> Result<ServerStats>;
+    /// When each message of the Locrit written at or after `since` was written, oldest
+    /// first (deleted sessions left out): the raw series of an activity chart.
+    async fn message_times(
+        &self,
+        locrit_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>>;
 
     // Long-term memories and concepts.
     /// Stores a memory, the messages it was learned from, and marks the memories it

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+
 use locrit_domain::{
     Concept, Job, Locrit, Memory, Message, NewJob, NewMemory, NewMessage, NewSession, Session,
     SessionKind, SessionStatus, now,
@@ -20,7 +21,7 @@ use uuid::Uuid;
 
 use crate::rows::{ConceptRow, JobRow, LocritRow, MemoryRow, MessageRow, SessionRow, enum_text};
 use crate::sql::{bind_locrit, impl_store, message_select};
-use crate::{LocritStats, MessagePage, Result, SessionQuery, Store, StoreError};
+use crate::{LocritStats, MessagePage, Result, ServerStats, SessionQuery, Store, StoreError};
 
 /// How to reach the store.
 #[derive(Debug, Clone)]

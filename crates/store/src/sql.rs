@@ -472,6 +472,41 @@ macro_rules! impl_store {
                 Ok(LocritStats { messages, sessions, concepts, memories, users })
             }
 
+            async fn server_stats(&self, since: DateTime<Utc>) -> Result<ServerStats> {
+                let (locrits, active_locrits, sessions, messages, messages_since): (i64, i64, i64, i64, i64) =
+                    sqlx::query_as(
+                        "SELECT \
+                         (SELECT COUNT(*) FROM locrits), \
+                         (SELECT COUNT(*) FROM locrits WHERE active), \
+                         (SELECT COUNT(*) FROM sessions WHERE status <> 'deleted'), \
+                         (SELECT COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id \
+                          WHERE s.status <> 'deleted'), \
+                         (SELECT COUNT(*) FROM messages m JOIN sessions s ON s.id = m.session_id \
+                          WHERE s.status <> 'deleted' AND m.created_at >= $1)",
+                    )
+                    .bind(since)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(ServerStats { locrits, active_locrits, sessions, messages, messages_since })
+            }
+
+            async fn message_times(
+                &self,
+                locrit_id: Uuid,
+                since: DateTime<Utc>,
+            ) -> Result<Vec<DateTime<Utc>>> {
+                let times: Vec<(DateTime<Utc>,)> = sqlx::query_as(
+                    "SELECT m.created_at FROM messages m JOIN sessions s ON s.id = m.session_id \
+                     WHERE m.locrit_id = $1 AND m.created_at >= $2 AND s.status <> 'deleted' \
+                     ORDER BY m.created_at",
+                )
+                .bind(locrit_id)
+                .bind(since)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(times.into_iter().map(|(time,)| time).collect())
+            }
+
             async fn insert_memory(&self, locrit_id: Uuid, memory: &NewMemory) -> Result<Memory> {
                 let mut tx = self.writer.begin().await?;
                 let sql = format!(

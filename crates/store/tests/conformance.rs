@@ -1283,6 +1283,52 @@ mod cases {
             ..NewMemory::default()
         }
     }
+
+    pub async fn server_stats_and_message_times_leave_out_deleted_sessions(store: Arc<dyn Store>) {
+        let start = chrono::Utc::now() - chrono::Duration::seconds(1);
+        let mut bob = locrit("Bob");
+        bob.active = true;
+        let eve = locrit("Eve");
+        store.insert_locrit(&bob).await.unwrap();
+        store.insert_locrit(&eve).await.unwrap();
+        let kept = store.create_session(&chat(bob.id, "kept")).await.unwrap();
+        let gone = store.create_session(&chat(bob.id, "gone")).await.unwrap();
+        let other = store.create_session(&chat(eve.id, "other")).await.unwrap();
+        let two = [said(Role::User, "hi"), said(Role::Assistant, "hello")];
+        store.append_messages(kept.id, &two).await.unwrap();
+        store.append_messages(gone.id, &two).await.unwrap();
+        store
+            .append_message(other.id, &said(Role::User, "hey"))
+            .await
+            .unwrap();
+        store
+            .set_session_status(gone.id, SessionStatus::Deleted)
+            .await
+            .unwrap();
+
+        let stats = store.server_stats(start).await.unwrap();
+        assert_eq!(
+            (
+                stats.locrits,
+                stats.active_locrits,
+                stats.sessions,
+                stats.messages,
+                stats.messages_since
+            ),
+            (2, 1, 2, 3, 3)
+        );
+        let later = chrono::Utc::now() + chrono::Duration::minutes(1);
+        assert_eq!(store.server_stats(later).await.unwrap().messages_since, 0);
+
+        let times = store.message_times(bob.id, start).await.unwrap();
+        assert_eq!(
+            times.len(),
+            2,
+            "the deleted session's messages are left out"
+        );
+        assert!(times[0] <= times[1] && times[0] >= start);
+        assert!(store.message_times(bob.id, later).await.unwrap().is_empty());
+    }
 }
 
 /// Data outlives the process: reopening the same database finds it all.
@@ -1372,4 +1418,5 @@ conformance!(
     jobs_are_claimed_once_retried_and_taken_over,
     concurrent_claims_take_each_job_once,
     client_conversations_match_a_session_s_latest_state_only,
+    server_stats_and_message_times_leave_out_deleted_sessions,
 );

@@ -7,8 +7,9 @@
 mod extraction;
 mod facts;
 
+use chrono::{DateTime, Utc};
 use locrit_domain::{Concept, Locrit, MemoryService, Message, Session, ValidationError};
-use locrit_store::{ConceptChanges, LocritStats, SessionQuery};
+use locrit_store::{ConceptChanges, LocritStats, ServerStats, SessionQuery};
 use uuid::Uuid;
 
 use crate::events::Event;
@@ -54,6 +55,11 @@ impl Core {
             return Ok(None);
         }
         Ok(Some(self.store.locrit_stats(locrit.id).await?))
+    }
+
+    /// Counters of every Locrit together, with the messages written since `since`.
+    pub async fn server_stats(&self, since: DateTime<Utc>) -> Result<ServerStats> {
+        Ok(self.store.server_stats(since).await?)
     }
 
     /// Counters, recent messages, sessions and top concepts of a Locrit's memory.

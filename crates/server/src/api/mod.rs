@@ -2,10 +2,12 @@
 //! Resources are addressed by stable ids; errors are [`ApiError`](crate::ApiError)s;
 //! the OpenAPI document is served at `/api/v2/openapi.json`.
 
+mod activity;
 mod archive;
 mod locrits;
 mod memory;
 mod search;
+mod server;
 mod sessions;
 
 use axum::routing::get;
@@ -24,14 +26,15 @@ use utoipa::OpenApi;
         memory::update_memory, memory::delete_memory, memory::message, memory::edit_message,
         memory::delete_message, memory::concepts, memory::update_concept, memory::delete_concept,
         memory::related, memory::jobs, memory::retry_job, archive::export, archive::import,
-        search::search,
+        search::search, server::status, server::import_config, activity::activity,
     ),
     components(schemas(crate::error::ErrorBody, locrit_core::search::SearchMode)),
     tags(
         (name = "locrits", description = "Locrit management"),
         (name = "chat", description = "Sessions, messages and chat turns"),
         (name = "memory", description = "What a Locrit remembers: memories, messages, concepts, jobs"),
-        (name = "search", description = "Keyword, semantic and hybrid search of a Locrit's memory")
+        (name = "search", description = "Keyword, semantic and hybrid search of a Locrit's memory"),
+        (name = "server", description = "The server as a whole")
     )
 )]
 pub struct ApiDoc;
@@ -47,4 +50,6 @@ pub fn router() -> Router<Core> {
         .merge(memory::router())
         .merge(archive::router())
         .merge(search::router())
+        .merge(server::router())
+        .merge(activity::router())
 }

@@ -7,8 +7,8 @@ use axum::{Json, Router};
 use locrit_core::{Core, GlobalConfig, GlobalConfigChanges};
 use serde_json::{Map, Value, json};
 
+use super::failure;
 use super::json::{CompatJson, JsonOrForm};
-use super::{failure, global_ollama_url};
 use crate::ApiError;
 
 const SAVE_FAILED: &str = "Erreur lors de la sauvegarde de la configuration.";
@@ -32,7 +32,7 @@ async fn show(State(core): State<Core>) -> Result<Json<Value>, ApiError> {
         "success": true,
         "config": {
             "ollama": {
-                "base_url": global_ollama_url(&config),
+                "base_url": config.ollama_url(),
                 "default_model": default_model,
                 "timeout": config.ollama.timeout,
             },

@@ -20,7 +20,7 @@ mod v1;
 
 use axum::Router;
 use axum::http::StatusCode;
-use locrit_core::{Core, DEFAULT_OLLAMA_URL, Error, GlobalConfig};
+use locrit_core::{Core, Error};
 use locrit_domain::Locrit;
 
 use crate::ApiError;
@@ -77,14 +77,4 @@ fn name_taken(name: &str) -> ApiError {
         "conflict",
         format!("Un Locrit avec le nom \"{name}\" existe déjà"),
     )
-}
-
-/// The global Ollama server: the stored URL, never empty.
-fn global_ollama_url(config: &GlobalConfig) -> String {
-    let url = config.ollama.base_url.trim().trim_end_matches('/');
-    if url.is_empty() {
-        DEFAULT_OLLAMA_URL.to_owned()
-    } else {
-        url.to_owned()
-    }
 }

@@ -11,8 +11,8 @@ use locrit_llm::LlmError;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::failure;
 use super::json::CompatJson;
-use super::{failure, global_ollama_url};
 use crate::ApiError;
 use crate::extract::Query;
 
@@ -130,7 +130,7 @@ async fn global_url(core: &Core) -> Result<String, ApiError> {
         .global_config()
         .await
         .map_err(failure("Erreur serveur"))?;
-    Ok(global_ollama_url(&config))
+    Ok(config.ollama_url())
 }
 
 /// An Ollama server failure: 504 when it timed out, 502 otherwise.

@@ -1,0 +1,102 @@
+//! The server as a whole: its counters and model server for a dashboard, and the import
+//! of an original `config.yaml`.
+
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use locrit_core::{Core, ImportReport};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::ApiError;
+use crate::error::ErrorBody;
+use crate::extract::{JsonBody, Query};
+
+pub fn router() -> Router<Core> {
+    Router::new()
+        .route("/api/v2/status", get(status))
+        .route("/api/v2/import/config", post(import_config))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct StatusQuery {
+    /// Count the messages written since this instant (RFC 3339, e.g. the client's local
+    /// midnight); the start of the day in UTC when absent.
+    since: Option<DateTime<Utc>>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ServerStatus {
+    locrits: i64,
+    active_locrits: i64,
+    /// Live sessions (not deleted).
+    sessions: i64,
+    messages: i64,
+    /// Messages written since `since`.
+    messages_since: i64,
+    since: DateTime<Utc>,
+    ollama: OllamaStatus,
+}
+
+/// The global Ollama server, and whether it answered just now.
+#[derive(Serialize, ToSchema)]
+pub struct OllamaStatus {
+    url: String,
+    reachable: bool,
+    /// How many models it serves; absent when it did not answer.
+    models: Option<usize>,
+}
+
+/// Counters of every Locrit together, and the global Ollama server's state.
+#[utoipa::path(operation_id = "server_status", get, path = "/api/v2/status", tag = "server",
+    params(StatusQuery), responses((status = 200, body = ServerStatus),
+        (status = 400, description = "Malformed `since`", body = ErrorBody)))]
+pub async fn status(
+    State(core): State<Core>,
+    Query(query): Query<StatusQuery>,
+) -> Result<Json<ServerStatus>, ApiError> {
+    let since = query.since.unwrap_or_else(start_of_today);
+    let stats = core.server_stats(since).await?;
+    let url = core.global_config().await?.ollama_url();
+    let models = core.ollama_models(&url).await.ok().map(|m| m.len());
+    Ok(Json(ServerStatus {
+        locrits: stats.locrits,
+        active_locrits: stats.active_locrits,
+        sessions: stats.sessions,
+        messages: stats.messages,
+        messages_since: stats.messages_since,
+        since,
+        ollama: OllamaStatus {
+            url,
+            reachable: models.is_some(),
+            models,
+        },
+    }))
+}
+
+fn start_of_today() -> DateTime<Utc> {
+    Utc::now()
+        .date_naive()
+        .and_hms_opt(0, 0, 0)
+        .map_or_else(Utc::now, |midnight| midnight.and_utc())
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConfigFile {
+    /// The text of an original Locrit's `config.yaml`.
+    yaml: String,
+}
+
+/// Imports an original `config.yaml`, as `locrit import-config` does: its Locrits and
+/// its global settings. Importing the same file again changes nothing.
+#[utoipa::path(operation_id = "import_config", post, path = "/api/v2/import/config", tag = "server",
+    request_body = ConfigFile, responses(
+        (status = 200, description = "What happened to each Locrit of the file: `{locrits: [{name, outcome: created|updated|skipped, reason}], config_updated}`", body = Object),
+        (status = 422, description = "Not a valid config.yaml", body = ErrorBody)))]
+pub async fn import_config(
+    State(core): State<Core>,
+    JsonBody(file): JsonBody<ConfigFile>,
+) -> Result<Json<ImportReport>, ApiError> {
+    Ok(Json(core.import_config(&file.yaml).await?))
+}
