@@ -4,80 +4,30 @@
 
 use std::time::Duration;
 
-use locrit_core::chat::{SessionTarget, TurnEnd, TurnRequest};
-use locrit_core::{Background, Core, JobSettings, NewSessionSpec};
-use locrit_domain::{
-    Caller, Job, JobStatus, Locrit, MemoryService, Message, NewLocrit, NewMemory, SessionKind,
-};
-use locrit_store::{JobQuery, MemoryQuery, StoreConfig};
-use locrit_testkit::{Endpoint, FakeFailure, FakeOllama, Reply, TestDatabase};
+mod common;
+
+use common::Setup;
+use locrit_core::{Background, JobSettings};
+use locrit_domain::{Caller, Job, JobStatus, MemoryService, Message, NewMemory};
+use locrit_store::{JobQuery, MemoryQuery};
+use locrit_testkit::{Endpoint, FakeFailure, Reply};
 use serde_json::{Value, json};
 
-struct Setup {
-    core: Core,
-    ollama: FakeOllama,
-    locrit: Locrit,
-    _background: Background,
-    _db: TestDatabase,
-}
-
-async fn setup(memory_service: MemoryService) -> Setup {
-    let db = TestDatabase::sqlite();
-    let core = Core::new(
-        locrit_store::open(&StoreConfig::new(db.url()))
-            .await
-            .unwrap(),
-    );
-    let ollama = FakeOllama::start().await;
-    let locrit = core
-        .create_locrit(NewLocrit {
-            name: "Bob".into(),
-            ollama_model: "llama3.2".into(),
-            ollama_url: Some(ollama.url()),
-            active: true,
-            memory_service,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let background = core.start_background(JobSettings {
+/// A Locrit and a job runner that retries fast.
+async fn setup(memory_service: MemoryService) -> (Setup, Background) {
+    let setup = common::setup(|new| new.memory_service = memory_service).await;
+    let background = setup.core.start_background(JobSettings {
         retry_base: Duration::from_millis(10),
         poll: Duration::from_millis(20),
         ..JobSettings::default()
     });
-    Setup {
-        core,
-        ollama,
-        locrit,
-        _background: background,
-        _db: db,
-    }
+    (setup, background)
 }
 
 /// One exchange: the user's message and the stored reply.
 async fn exchange(setup: &Setup, text: &str) -> (Message, Message) {
-    let turn = setup
-        .core
-        .start_turn(TurnRequest {
-            locrit: setup.locrit.clone(),
-            session: SessionTarget::Open(NewSessionSpec {
-                key: "s".into(),
-                kind: SessionKind::Chat,
-                name: None,
-                user_id: Some("alice".into()),
-                metadata: json!({}),
-            }),
-            caller: Caller::Owner,
-            text: text.into(),
-            user_id: Some("alice".into()),
-            system_additions: vec![],
-        })
-        .await
-        .unwrap();
-    let TurnEnd::Completed(reply) = turn.finished().await else {
-        panic!("the turn failed")
-    };
-    (turn.user_message, reply)
+    let request = common::turn(&setup.locrit, Caller::Owner, Some("alice"), "s", text);
+    common::exchange(setup, request).await
 }
 
 /// Waits until the Locrit's newest job is done or failed.
@@ -106,7 +56,7 @@ fn learned(memories: Value, concepts: Value, relations: Value) -> Reply {
 
 #[tokio::test]
 async fn an_exchange_teaches_memories_concepts_and_relations_with_their_sources() {
-    let setup = setup(MemoryService::PlaintextFile).await;
+    let (setup, _jobs) = setup(MemoryService::PlaintextFile).await;
     setup.ollama.set_structured_reply(learned(
         json!([{"content": "Alice drinks green tea every morning", "importance": 0.8}]),
         json!([{"name": "Alice", "type": "person"}, {"name": "green tea", "type": "thing", "description": "a drink"}]),
@@ -161,7 +111,7 @@ async fn an_exchange_teaches_memories_concepts_and_relations_with_their_sources(
 
 #[tokio::test]
 async fn a_contradicting_fact_supersedes_the_known_one_which_is_kept() {
-    let setup = setup(MemoryService::PlaintextFile).await;
+    let (setup, _jobs) = setup(MemoryService::PlaintextFile).await;
     let old = setup
         .core
         .add_memory(
@@ -206,7 +156,7 @@ async fn a_contradicting_fact_supersedes_the_known_one_which_is_kept() {
 
 #[tokio::test]
 async fn bad_answers_are_retried_then_shown_as_a_failed_job_that_can_be_retried() {
-    let setup = setup(MemoryService::PlaintextFile).await;
+    let (setup, _jobs) = setup(MemoryService::PlaintextFile).await;
     setup
         .ollama
         .set_structured_reply("Sure! Here are the memories: none.");
@@ -252,7 +202,7 @@ async fn bad_answers_are_retried_then_shown_as_a_failed_job_that_can_be_retried(
 
 #[tokio::test]
 async fn an_unreachable_model_fails_the_job_not_the_chat() {
-    let setup = setup(MemoryService::PlaintextFile).await;
+    let (setup, _jobs) = setup(MemoryService::PlaintextFile).await;
     setup.ollama.fail_always_on(
         Endpoint::StructuredChat,
         FakeFailure::Http(500, "GPU on fire".into()),
@@ -269,7 +219,7 @@ async fn an_unreachable_model_fails_the_job_not_the_chat() {
 
 #[tokio::test]
 async fn nothing_is_learned_when_the_locrit_memory_is_off() {
-    let setup = setup(MemoryService::Disabled).await;
+    let (setup, _jobs) = setup(MemoryService::Disabled).await;
     exchange(&setup, "hello").await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(

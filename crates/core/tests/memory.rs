@@ -1,73 +1,26 @@
 //! Changing what a Locrit remembers: each operation stores its change, then announces it
 //! on the event bus (what the Socket.IO `memory_updated` events are made of).
 
-use locrit_core::chat::{SessionTarget, TurnEnd, TurnRequest};
+mod common;
+
+use common::Setup;
+use locrit_core::Error;
 use locrit_core::events::Event;
-use locrit_core::{Core, Error, NewSessionSpec};
-use locrit_domain::{Caller, Locrit, NewLocrit, NewMemory, SessionKind};
-use locrit_store::{MessagePage, StoreConfig};
-use locrit_testkit::{FakeOllama, TestDatabase};
+use locrit_domain::{Caller, NewMemory};
+use locrit_store::MessagePage;
 use serde_json::json;
 use tokio::sync::broadcast::Receiver;
 use uuid::Uuid;
 
-struct Setup {
-    core: Core,
-    locrit: Locrit,
-    _ollama: FakeOllama,
-    _db: TestDatabase,
-}
-
 async fn setup() -> Setup {
-    let db = TestDatabase::sqlite();
-    let core = Core::new(
-        locrit_store::open(&StoreConfig::new(db.url()))
-            .await
-            .unwrap(),
-    );
-    let ollama = FakeOllama::start().await;
-    let locrit = core
-        .create_locrit(NewLocrit {
-            name: "Bob".into(),
-            ollama_model: "llama3.2".into(),
-            ollama_url: Some(ollama.url()),
-            active: true,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    Setup {
-        core,
-        locrit,
-        _ollama: ollama,
-        _db: db,
-    }
+    common::setup(|_| {}).await
 }
 
 /// One exchange in session `key`: the user's message and the reply, as stored.
 async fn exchange(setup: &Setup, key: &str) -> Vec<locrit_domain::Message> {
-    let turn = setup
-        .core
-        .start_turn(TurnRequest {
-            locrit: setup.locrit.clone(),
-            session: SessionTarget::Open(NewSessionSpec {
-                key: key.into(),
-                kind: SessionKind::Chat,
-                name: None,
-                user_id: None,
-                metadata: json!({}),
-            }),
-            caller: Caller::Owner,
-            text: "hello".into(),
-            user_id: None,
-            system_additions: vec![],
-        })
-        .await
-        .unwrap();
-    let TurnEnd::Completed(reply) = turn.finished().await else {
-        panic!("the turn failed")
-    };
-    vec![turn.user_message, reply]
+    let request = common::turn(&setup.locrit, Caller::Owner, None, key, "hello");
+    let (question, reply) = common::exchange(setup, request).await;
+    vec![question, reply]
 }
 
 /// The next event that is not about a turn running or the memory extraction it queued.

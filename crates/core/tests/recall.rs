@@ -2,80 +2,32 @@
 //! message, after the persona, scoped to what the caller may see, and recorded with the
 //! reply as its "why".
 
-use locrit_core::chat::{SessionTarget, TurnEnd, TurnRequest};
-use locrit_core::{Core, NewSessionSpec};
-use locrit_domain::{
-    AccessTo, Caller, Locrit, MemoryService, Message, NewLocrit, NewMemory, OpenTo, SessionKind,
-};
-use locrit_store::StoreConfig;
-use locrit_testkit::{FakeOllama, TestDatabase};
+mod common;
+
+use common::Setup;
+use locrit_domain::{AccessTo, Caller, MemoryService, Message, NewMemory, OpenTo};
 use serde_json::{Value, json};
 
-struct Setup {
-    core: Core,
-    ollama: FakeOllama,
-    locrit: Locrit,
-    _db: TestDatabase,
-}
-
 async fn setup(full_memory: bool, memory_service: MemoryService) -> Setup {
-    let db = TestDatabase::sqlite();
-    let core = Core::new(
-        locrit_store::open(&StoreConfig::new(db.url()))
-            .await
-            .unwrap(),
-    );
-    let ollama = FakeOllama::start().await;
-    let new = NewLocrit {
-        name: "Bob".into(),
-        ollama_model: "llama3.2".into(),
-        ollama_url: Some(ollama.url()),
-        active: true,
-        memory_service,
-        open_to: Some(OpenTo {
+    common::setup(|new| {
+        new.memory_service = memory_service;
+        new.open_to = Some(OpenTo {
             humans: true,
             internet: true,
             ..OpenTo::default()
-        }),
-        access_to: Some(AccessTo {
+        });
+        new.access_to = Some(AccessTo {
             full_memory,
             ..AccessTo::default()
-        }),
-        ..Default::default()
-    };
-    let locrit = core.create_locrit(new).await.unwrap();
-    Setup {
-        core,
-        ollama,
-        locrit,
-        _db: db,
-    }
+        });
+    })
+    .await
 }
 
 /// One turn in `session` as `caller` (with `user`); returns the reply.
 async fn say(setup: &Setup, caller: Caller, user: &str, session: &str, text: &str) -> Message {
-    let turn = setup
-        .core
-        .start_turn(TurnRequest {
-            locrit: setup.locrit.clone(),
-            session: SessionTarget::Open(NewSessionSpec {
-                key: session.into(),
-                kind: SessionKind::Chat,
-                name: None,
-                user_id: Some(user.into()),
-                metadata: json!({}),
-            }),
-            caller,
-            text: text.into(),
-            user_id: Some(user.into()),
-            system_additions: vec![],
-        })
-        .await
-        .unwrap();
-    let TurnEnd::Completed(reply) = turn.finished().await else {
-        panic!("the turn failed")
-    };
-    reply
+    let request = common::turn(&setup.locrit, caller, Some(user), session, text);
+    common::exchange(setup, request).await.1
 }
 
 /// The system prompt of the last conversation request the model received.
