@@ -91,7 +91,7 @@ class ChatView {
       if (error.status !== 404) throw error; // a new session has no messages yet
     }
     replace(this.log);
-    this.prepend(page.messages);
+    this.prepend(page);
     if (!page.messages.length) this.log.append(h("p", { class: "muted empty", text: t("no_messages") }));
     this.scrollDown();
     this.input.focus();
@@ -105,16 +105,17 @@ class ChatView {
         h("span", { text: s.name || s.id }), h("small", { class: "muted", text: formatTime(s.updated_at) })))));
   }
 
-  prepend(messages) {
-    this.oldest = messages[0]?.id ?? this.oldest;
-    this.older.hidden = messages.length < 50;
+  /** A page of older messages; its `before` is the cursor of the next one. */
+  prepend({ messages, before }) {
+    this.oldest = before;
+    this.older.hidden = !before;
     this.log.prepend(...messages.map((m) => this.withWhy(this.bubble(m.role, m.content, m.timestamp, m.status), m)));
     this.markLastReply();
   }
 
   async loadOlder() {
     const page = await api.messages(this.locrit.id, this.sessionId, { before: this.oldest });
-    this.prepend(page.messages);
+    this.prepend(page);
   }
 
   bubble(role, text, timestamp, status) {

@@ -58,8 +58,12 @@ export async function render(main, name) {
     onReconnect(() => draw()),
     listen("watching_memory", (e) => { if (e.locrit_name === locrit.name) liveBadge.hidden = false; }),
     listen("memory_updated", (e) => {
-      if (e.locrit_name !== locrit.name || pending || panel.querySelector("textarea:focus, input:focus")) return;
-      pending = setTimeout(() => { pending = null; draw(); }, 500);
+      if (e.locrit_name !== locrit.name || pending) return;
+      pending = setTimeout(() => {
+        pending = null;
+        // Never under the user's hands: what they type or edit stays (their save redraws).
+        if (!panel.querySelector("textarea:focus, input:focus, form.editing, .editing")) draw();
+      }, 500);
     }),
   ];
   return () => {

@@ -51,8 +51,8 @@ export async function messages(panel, locrit, state) {
   const page = async () => {
     const found = await api.messages(locrit.id, state.session, { before });
     list.prepend(...found.messages.map(item));
-    before = found.messages[0]?.id;
-    more.hidden = found.messages.length < 50;
+    before = found.before;
+    more.hidden = !before;
   };
   Object.assign(more, { textContent: t("older"), onclick: () => page().catch((e) => toast(e.message)) });
   if (state.session) await page();
