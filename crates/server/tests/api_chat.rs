@@ -67,7 +67,10 @@ async fn a_session_is_renamed_then_deleted_with_its_messages() {
     let server = TestServer::start().await;
     let session = ready(&server).await;
     let (status, _) = server
-        .post(&format!("{session}/messages"), json!({"content": "Bonjour"}))
+        .post(
+            &format!("{session}/messages"),
+            json!({"content": "Bonjour"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
 
@@ -77,7 +80,10 @@ async fn a_session_is_renamed_then_deleted_with_its_messages() {
     assert_eq!(status, StatusCode::OK, "{renamed}");
     assert_eq!(renamed["name"], json!("Garden talk"));
     assert_eq!(server.get(&session).await.1["name"], json!("Garden talk"));
-    for (body, field) in [(json!({"name": " "}), "name"), (json!({"name": "x".repeat(201)}), "name")] {
+    for (body, field) in [
+        (json!({"name": " "}), "name"),
+        (json!({"name": "x".repeat(201)}), "name"),
+    ] {
         let (status, error) = server.patch(&session, body).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
         assert_eq!(error["field"], json!(field));
@@ -92,7 +98,10 @@ async fn a_session_is_renamed_then_deleted_with_its_messages() {
     let list = session.rsplit_once("/").unwrap().0;
     assert_eq!(server.get(list).await.1["sessions"], json!([]));
     let locrit = list.trim_end_matches("/sessions");
-    assert_eq!(server.get(&format!("{locrit}/memory")).await.1["statistics"]["messages"], json!(0));
+    assert_eq!(
+        server.get(&format!("{locrit}/memory")).await.1["statistics"]["messages"],
+        json!(0)
+    );
     assert_eq!(server.delete(&session).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
         server.patch(&session, json!({"name": "late"})).await.0,

@@ -436,7 +436,12 @@ mod cases {
         let bob = locrit("Bob");
         store.insert_locrit(&bob).await.unwrap();
         let session = store.create_session(&chat(bob.id, "s")).await.unwrap();
-        assert!(store.set_session_name(session.id, "Tomatoes · été").await.unwrap());
+        assert!(
+            store
+                .set_session_name(session.id, "Tomatoes · été")
+                .await
+                .unwrap()
+        );
         let renamed = store.session(bob.id, "s").await.unwrap().unwrap();
         assert_eq!(renamed.name.as_deref(), Some("Tomatoes · été"));
         assert!(renamed.updated_at >= session.updated_at);

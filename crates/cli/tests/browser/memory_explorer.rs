@@ -16,27 +16,50 @@ impl App {
     /// Clicks the element in the page itself: a live redraw cannot make it stale in between.
     async fn press(&self, css: &str) {
         self.wait(&format!("document.querySelector({css:?})")).await;
-        self.eval(&format!("document.querySelector({css:?}).click()")).await;
+        self.eval(&format!("document.querySelector({css:?}).click()"))
+            .await;
     }
 
     /// Posts a chat message over the clean API (opening the session) and returns the answer.
     async fn say(&self, locrit: &str, session: &str, text: &str) -> Value {
         let sessions = format!("/api/v2/locrits/{locrit}/sessions");
-        if self.http.get(self.url(&format!("{sessions}/{session}"))).send().await.unwrap().status() == 404 {
-            self.api(Method::POST, &sessions, Some(json!({"id": session}))).await;
+        if self
+            .http
+            .get(self.url(&format!("{sessions}/{session}")))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            == 404
+        {
+            self.api(Method::POST, &sessions, Some(json!({"id": session})))
+                .await;
         }
-        self.api(Method::POST, &format!("{sessions}/{session}/messages"), Some(json!({"content": text}))).await
+        self.api(
+            Method::POST,
+            &format!("{sessions}/{session}/messages"),
+            Some(json!({"content": text})),
+        )
+        .await
     }
 
     /// Polls a clean API GET until `done` holds (background work), for at most `limit`.
-    async fn eventually(&self, path: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    async fn eventually(
+        &self,
+        path: &str,
+        limit: Duration,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
         let started = std::time::Instant::now();
         loop {
             let value = self.api(Method::GET, path, None).await;
             if done(&value) {
                 return value;
             }
-            assert!(started.elapsed() < limit, "{path} never became ready: {value}");
+            assert!(
+                started.elapsed() < limit,
+                "{path} never became ready: {value}"
+            );
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
     }
