@@ -1,8 +1,8 @@
 //! What Locrit does, whatever the transport. Every HTTP surface, the Socket.IO server and
 //! the CLI call these operations; none of them talks to the store on its own.
 
-mod archive;
 mod activity;
+mod archive;
 pub mod chat;
 mod client_conversations;
 mod config;
@@ -20,14 +20,14 @@ use std::sync::Arc;
 
 use locrit_store::Store;
 
+pub use activity::{DayActivity, MAX_ACTIVITY_DAYS};
 pub use archive::{ARCHIVE_FORMAT, ARCHIVE_VERSION, ArchiveCounts, ImportOptions};
 pub use client_conversations::{ClientChat, ClientMessage, ClientTurn};
-pub use activity::{DayActivity, MAX_ACTIVITY_DAYS};
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};
 pub use jobs::{Background, JobSettings};
-pub use memory::{ConceptDetails, MAX_RELATION_DEPTH, MemorySummary, SUMMARY_ITEMS};
+pub use memory::{ConceptDetails, MAX_RELATION_DEPTH, MemorySummary, RecallSources, SUMMARY_ITEMS};
 pub use sessions::NewSessionSpec;
 
 /// The running Locrit service: its store and what it needs to act on it.

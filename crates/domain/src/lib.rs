@@ -20,7 +20,7 @@ pub use locrit::{
     validate_locrit_name,
 };
 pub use memory::{Concept, Memory, NewMemory};
-pub use policy::{Caller, Denied, may_chat};
+pub use policy::{Caller, Denied, OtherSessions, RecallScope, may_chat, recall_scope};
 pub use session::{
     Message, MessageStatus, NewMessage, NewSession, Role, Session, SessionKind, SessionStatus,
 };

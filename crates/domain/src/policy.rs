@@ -47,6 +47,45 @@ pub fn may_chat(locrit: &Locrit, caller: Caller) -> Result<(), Denied> {
     }
 }
 
+/// What a turn may bring back from beyond its own session, for this caller: recall
+/// never shows a caller what they could not read themselves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecallScope {
+    /// The Locrit's long-term memories (facts about everyone it talks to).
+    pub memories: bool,
+    pub other_sessions: OtherSessions,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OtherSessions {
+    None,
+    /// Only the caller's own other sessions (same `user_id`).
+    SameUser,
+    All,
+}
+
+/// The owner recalls everything. A person recalls their own other conversations, and the
+/// memories only where the owner opened the full memory (`access_to.full_memory`);
+/// another Locrit or an anonymous visitor, the memories under the same condition and no
+/// other conversation.
+pub fn recall_scope(locrit: &Locrit, caller: Caller) -> RecallScope {
+    let shared = locrit.access_to.full_memory;
+    match caller {
+        Caller::Owner => RecallScope {
+            memories: true,
+            other_sessions: OtherSessions::All,
+        },
+        Caller::Human => RecallScope {
+            memories: shared,
+            other_sessions: OtherSessions::SameUser,
+        },
+        Caller::Locrit | Caller::Visitor => RecallScope {
+            memories: shared,
+            other_sessions: OtherSessions::None,
+        },
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,6 +136,31 @@ mod tests {
                 expected,
                 "{active} {open_to:?} {caller:?}"
             );
+        }
+    }
+
+    #[test]
+    fn the_recall_table() {
+        let mut private = locrit(true, OpenTo::default());
+        let mut shared = private.clone();
+        shared.access_to.full_memory = true;
+        private.access_to.full_memory = false;
+        use OtherSessions::*;
+        let cases = [
+            (&private, Caller::Owner, true, All),
+            (&private, Caller::Human, false, SameUser),
+            (&shared, Caller::Human, true, SameUser),
+            (&private, Caller::Locrit, false, None),
+            (&shared, Caller::Locrit, true, None),
+            (&private, Caller::Visitor, false, None),
+            (&shared, Caller::Visitor, true, None),
+        ];
+        for (locrit, caller, memories, other_sessions) in cases {
+            let expected = RecallScope {
+                memories,
+                other_sessions,
+            };
+            assert_eq!(recall_scope(locrit, caller), expected, "{caller:?}");
         }
     }
 }

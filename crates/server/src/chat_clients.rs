@@ -4,7 +4,7 @@
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::AppendHeaders;
-use locrit_core::{ClientTurn, Core, Error};
+use locrit_core::{ClientChat, ClientMessage, ClientTurn, Core, Error};
 use locrit_domain::{Caller, Locrit, may_chat};
 use locrit_llm::ChatStats;
 use serde_json::Value;
@@ -40,8 +40,31 @@ pub async fn model(core: &Core, caller: Caller, name: &str) -> Result<Locrit, Ap
     }
 }
 
+/// Starts the turn of a chat client's request: the caller, the Locrit named as the
+/// model, the session (header, or the history's fingerprint), then the engine.
+pub async fn start_turn(
+    core: &Core,
+    headers: &HeaderMap,
+    model_name: &str,
+    messages: Vec<ClientMessage>,
+    user: Option<String>,
+    protocol: &'static str,
+) -> Result<ClientTurn, ApiError> {
+    let caller = caller(headers)?;
+    let locrit = model(core, caller, model_name).await?;
+    let chat = ClientChat {
+        locrit,
+        caller,
+        messages,
+        session_key: session_key(headers)?,
+        user,
+        protocol,
+    };
+    Ok(core.start_client_turn(chat).await?)
+}
+
 /// The session the client names in [`SESSION_HEADER`], if it names one.
-pub fn session_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+fn session_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get(&SESSION_HEADER) else {
         return Ok(None);
     };

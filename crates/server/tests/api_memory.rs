@@ -367,3 +367,46 @@ async fn clearing_needs_a_confirmation_and_wipes_everything() {
         json!({"messages": 0, "sessions": 0, "memories": 0, "concepts": 0, "users": 0})
     );
 }
+
+#[tokio::test]
+async fn a_reply_tells_which_memories_it_was_given() {
+    let server = TestServer::start().await;
+    let bob = locrit(&server).await;
+    let (_, memory) = server
+        .post(
+            &format!("{bob}/memories"),
+            json!({"content": "Alice plays the cello"}),
+        )
+        .await;
+    let (_, reply) = say(&server, &bob, "Which instrument does Alice play?").await;
+    let prompt = server.ollama.requests().pop().unwrap()["messages"][0]["content"].clone();
+    assert!(
+        prompt.as_str().unwrap().contains("- Alice plays the cello"),
+        "{prompt}"
+    );
+
+    let why = format!("{bob}/messages/{reply}/recall");
+    let (status, sources) = server.get(&why).await;
+    assert_eq!(status, StatusCode::OK, "{sources}");
+    assert_eq!(sources["memories"][0]["id"], memory["id"]);
+    assert_eq!(sources["deleted"], json!([]));
+    server
+        .delete(&format!(
+            "{bob}/memories/{}",
+            memory["id"].as_str().unwrap()
+        ))
+        .await;
+    let (_, sources) = server.get(&why).await;
+    assert_eq!(
+        (sources["memories"].clone(), sources["deleted"].clone()),
+        (json!([]), json!([memory["id"]]))
+    );
+    let unknown = uuid::Uuid::now_v7();
+    assert_eq!(
+        server
+            .get(&format!("{bob}/messages/{unknown}/recall"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}

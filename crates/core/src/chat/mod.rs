@@ -13,6 +13,7 @@
 
 mod log;
 mod prompt;
+mod recall;
 mod runner;
 
 use std::collections::{HashMap, VecDeque};
@@ -185,10 +186,18 @@ impl Core {
             system.push_str("\n\n");
             system.push_str(addition);
         }
+        let asker = recall::Asker {
+            caller,
+            user_id: user_id.as_deref(),
+            session: &session,
+        };
+        let recalled = self
+            .recall(&locrit, asker, &text, prompt::window(context))
+            .await;
         let prompt = prompt::build(
             prompt::PromptParts {
                 system,
-                recalled: Vec::new(),
+                recalled: recalled.text.iter().cloned().collect(),
                 history: &history,
                 current: &text,
             },
@@ -237,6 +246,7 @@ impl Core {
             model: locrit.ollama_model.clone(),
             user_message: user_message.clone(),
             dropped_history: prompt.dropped,
+            recalled: recalled.metadata(),
         };
         let core = self.clone();
         let (learner, question, ended) = (locrit.clone(), user_message.clone(), log.clone());

@@ -35,7 +35,7 @@ pub fn estimate_tokens(text: &str) -> u32 {
 }
 
 /// The window asked of the model.
-fn window(model_context: Option<u32>) -> u32 {
+pub(crate) fn window(model_context: Option<u32>) -> u32 {
     model_context.unwrap_or(DEFAULT_CONTEXT).min(MAX_CONTEXT)
 }
 

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use locrit_domain::{Message, MessageStatus, NewMessage, Role};
 use locrit_llm::{ChatEvent, ChatStats, ChatStream, LlmError};
 use locrit_store::{Store, StoreError};
-use serde_json::json;
+use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -26,6 +26,8 @@ pub(super) struct Run {
     /// The message this turn answers.
     pub user_message: Message,
     pub dropped_history: usize,
+    /// The ids of the memories and messages recalled into the prompt.
+    pub recalled: Value,
 }
 
 enum Outcome {
@@ -145,6 +147,7 @@ impl Run {
             "turn_id": self.log.turn_id,
             "answers": [self.user_message.id],
             "history_dropped": self.dropped_history,
+            "recall": self.recalled,
         });
         if let Some(stats) = stats {
             metadata["finish_reason"] = json!(stats.done_reason);

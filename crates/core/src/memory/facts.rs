@@ -101,3 +101,36 @@ fn check_importance(importance: f64) -> Result<()> {
     }
     Ok(())
 }
+
+/// What a reply was given from beyond its session: the "why" of an answer.
+#[derive(Debug, Clone, Default)]
+pub struct RecallSources {
+    pub memories: Vec<Memory>,
+    pub messages: Vec<locrit_domain::Message>,
+    /// Ids recorded with the reply whose memory or message was deleted since.
+    pub deleted: Vec<Uuid>,
+}
+
+impl Core {
+    /// The memories and messages recalled into the prompt of this reply, as they are now.
+    pub async fn recall_sources(&self, locrit: &Locrit, reply: Uuid) -> Result<RecallSources> {
+        let reply = self.message(locrit, reply).await?;
+        let ids = |kind: &str| -> Vec<Uuid> {
+            serde_json::from_value(reply.metadata["recall"][kind].clone()).unwrap_or_default()
+        };
+        let mut sources = RecallSources::default();
+        for id in ids("memories") {
+            match self.store.memory(locrit.id, id).await? {
+                Some(memory) => sources.memories.push(memory),
+                None => sources.deleted.push(id),
+            }
+        }
+        for id in ids("messages") {
+            match self.store.message(locrit.id, id).await? {
+                Some(message) => sources.messages.push(message),
+                None => sources.deleted.push(id),
+            }
+        }
+        Ok(sources)
+    }
+}

@@ -7,6 +7,8 @@
 mod extraction;
 mod facts;
 
+pub use facts::RecallSources;
+
 use chrono::{DateTime, Utc};
 use locrit_domain::{Concept, Locrit, MemoryService, Message, Session, ValidationError};
 use locrit_store::{ConceptChanges, LocritStats, ServerStats, SessionQuery};

@@ -37,6 +37,10 @@ pub fn router() -> Router<Core> {
             "/api/v2/locrits/{id}/messages/{message}",
             get(message).patch(edit_message).delete(delete_message),
         )
+        .route(
+            "/api/v2/locrits/{id}/messages/{message}/recall",
+            get(recall_sources),
+        )
         .route("/api/v2/locrits/{id}/concepts", get(concepts))
         .route(
             "/api/v2/locrits/{id}/concepts/{concept}",
@@ -334,6 +338,33 @@ pub async fn delete_message(
     let locrit = core.locrit(id).await?;
     core.delete_message(&locrit, message).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecallSourcesBody {
+    /// The memories recalled into the reply's prompt, as they are now.
+    memories: Vec<Memory>,
+    /// The messages of other sessions recalled into it.
+    messages: Vec<Message>,
+    /// Recalled ids whose memory or message was deleted since.
+    deleted: Vec<Uuid>,
+}
+
+/// Why a reply said what it said: what was recalled into its prompt.
+#[utoipa::path(operation_id = "recall_sources", get, path = "/api/v2/locrits/{id}/messages/{message}/recall", tag = "memory",
+    params(("id" = Uuid, Path), ("message" = Uuid, Path)),
+    responses((status = 200, body = RecallSourcesBody), (status = 404, body = ErrorBody)))]
+pub async fn recall_sources(
+    State(core): State<Core>,
+    Path((id, message)): Path<(Uuid, Uuid)>,
+) -> Result<Json<RecallSourcesBody>, ApiError> {
+    let locrit = core.locrit(id).await?;
+    let sources = core.recall_sources(&locrit, message).await?;
+    Ok(Json(RecallSourcesBody {
+        memories: sources.memories,
+        messages: sources.messages,
+        deleted: sources.deleted,
+    }))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -25,7 +25,7 @@ use utoipa::OpenApi;
         sessions::events, sessions::cancel,
         memory::summary, memory::clear, memory::memories, memory::add_memory, memory::memory,
         memory::update_memory, memory::delete_memory, memory::message, memory::edit_message,
-        memory::delete_message, memory::concepts, memory::update_concept, memory::delete_concept,
+        memory::delete_message, memory::recall_sources, memory::concepts, memory::update_concept, memory::delete_concept,
         memory::related, memory::jobs, memory::retry_job, archive::export, archive::import,
         search::search, server::status, server::import_config, activity::activity,
     ),

@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, body::Body};
 use futures::{StreamExt, stream};
 use locrit_core::chat::{TurnEnd, TurnEvent};
-use locrit_core::{ClientChat, ClientMessage, ClientTurn, Core};
+use locrit_core::{ClientMessage, ClientTurn, Core};
 use locrit_domain::{Message, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -65,18 +65,8 @@ pub async fn chat(
         .enumerate()
         .map(|(index, message)| client_message(index, message))
         .collect::<Result<Vec<_>, _>>()?;
-    let caller = chat_clients::caller(&headers)?;
-    let locrit = chat_clients::model(&core, caller, &request.model).await?;
-    let turn = core
-        .start_client_turn(ClientChat {
-            locrit,
-            caller,
-            messages,
-            session_key: chat_clients::session_key(&headers)?,
-            user: None,
-            protocol: "ollama",
-        })
-        .await?;
+    let turn =
+        chat_clients::start_turn(&core, &headers, &request.model, messages, None, "ollama").await?;
     let session = chat_clients::session_header(&turn);
     let model = request.model;
     if request.stream.unwrap_or(true) {

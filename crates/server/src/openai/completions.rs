@@ -11,7 +11,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::{StreamExt, stream};
 use locrit_core::chat::{TurnEnd, TurnEvent};
-use locrit_core::{ClientChat, ClientMessage, ClientTurn, Core};
+use locrit_core::{ClientMessage, ClientTurn, Core};
 use locrit_domain::{Message, Role};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -112,18 +112,15 @@ pub async fn create(
         .enumerate()
         .map(|(index, message)| client_message(index, message))
         .collect::<Result<Vec<_>, _>>()?;
-    let caller = chat_clients::caller(&headers)?;
-    let locrit = chat_clients::model(&core, caller, &request.model).await?;
-    let turn = core
-        .start_client_turn(ClientChat {
-            locrit,
-            caller,
-            messages,
-            session_key: chat_clients::session_key(&headers)?,
-            user: request.user,
-            protocol: "openai",
-        })
-        .await?;
+    let turn = chat_clients::start_turn(
+        &core,
+        &headers,
+        &request.model,
+        messages,
+        request.user,
+        "openai",
+    )
+    .await?;
     let head = Head {
         id: format!("chatcmpl-{}", turn.turn.id),
         created: chrono::Utc::now().timestamp(),
