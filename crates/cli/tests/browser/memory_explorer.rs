@@ -4,8 +4,6 @@
 
 use std::time::Duration;
 
-use locrit_domain::{NewMessage, Role};
-use locrit_store::StoreConfig;
 use locrit_testkit::{FakeOllama, Reply};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -143,6 +141,12 @@ async fn memories_are_added_edited_pinned_superseded_deleted_and_show_their_sour
 
         app.press("#tab-jobs").await;
         app.wait("document.querySelector('.jobs [data-status=done]')").await;
+
+        app.press("#tab-overview").await;
+        app.press("button.clear-memory").await;
+        app.wait("[...document.querySelectorAll('.stat dd')].every(d => d.textContent === '0')").await;
+        let cleared = app.api(Method::GET, &format!("/api/v2/locrits/{id}/memory"), None).await;
+        assert_eq!(cleared["statistics"]["memories"], 0);
     })
     .await;
 }
@@ -232,42 +236,42 @@ async fn search_pages_escapes_and_notes_semantic_and_sessions_are_renamed() {
 }
 
 #[tokio::test]
-async fn a_reply_shows_why_with_the_memories_and_messages_it_recalled() {
+async fn a_reply_shows_why_with_the_memories_it_recalled() {
     run("why", FakeOllama::start().await, |app| async move {
         let pixie = app.locrit("Pixie", &app.fake.url()).await;
         let id = pixie["id"].as_str().unwrap();
         let memories = format!("/api/v2/locrits/{id}/memories");
-        let kept = app.api(Method::POST, &memories, Some(json!({"content": "Alice plays the cello"}))).await;
-        let gone = app.api(Method::POST, &memories, Some(json!({"content": "Alice hates cats"}))).await;
-        let said = app.say(id, "earlier", "I practise on Sundays").await;
-        app.say(id, "now", "What does Alice play?").await;
-
-        // Until the lead's recall lands, the recall is written as the chat engine will.
-        let store = locrit_store::open(&StoreConfig::new(format!(
-            "sqlite://{}", app.data_dir().join("locrit.db").display())))
-            .await
-            .unwrap();
-        let session = store.session(pixie["id"].as_str().unwrap().parse().unwrap(), "now").await.unwrap().unwrap();
-        let reply = NewMessage {
-            metadata: json!({"recall": {"memories": [kept["id"], gone["id"]], "messages": [said["user_message"]["id"]]}}),
-            ..NewMessage::new(Role::Assistant, "Alice plays the cello, on Sundays.")
-        };
-        store.append_message(session.id, &reply).await.unwrap();
-        app.api(Method::DELETE, &format!("{memories}/{}", gone["id"].as_str().unwrap()), None).await;
-
+        // Pinned memories are always recalled into an owner's chat.
+        for content in ["Alice plays the cello", "Alice hates cats"] {
+            app.api(Method::POST, &memories, Some(json!({"content": content, "pinned": true})))
+                .await;
+        }
         app.open("/my-locrits/Pixie/chat?session=now").await;
-        app.wait("document.querySelectorAll('.message.assistant').length === 2").await;
-        assert_eq!(app.eval("document.querySelectorAll('.message .why').length").await, 1, "only a reply that recalled has a why");
+        app.chat("What does Alice play?").await;
+        // The reply that just streamed gets its why once stored.
+        app.wait("document.querySelector('.message.assistant .why')").await;
+        let page = app
+            .api(Method::GET, &format!("/api/v2/locrits/{id}/sessions/now/messages"), None)
+            .await;
+        let reply = page["messages"][1].clone();
+        assert_eq!(reply["metadata"]["recall"]["memories"].as_array().unwrap().len(), 2, "{reply}");
+        let list = app.api(Method::GET, &memories, None).await;
+        let cats = list["memories"].as_array().unwrap().iter().find(|m| m["content"] == "Alice hates cats").unwrap();
+        app.api(Method::DELETE, &format!("{memories}/{}", cats["id"].as_str().unwrap()), None)
+            .await;
+
         app.press(".message.assistant .why summary").await;
         app.wait("document.querySelector('.why .why-memories')").await;
-        let why = app.eval("({memories: [...document.querySelectorAll('.why-memories li')].map(l => l.textContent),
-            messages: [...document.querySelectorAll('.why-messages li')].map(l => l.textContent)})").await;
-        assert_eq!(why, json!({"memories": ["Alice plays the cello", "Deleted since"], "messages": ["user: I practise on Sundays"]}));
+        let why = app
+            .eval("({memories: [...document.querySelectorAll('.why-memories li')].map(l => l.textContent),
+                deleted: document.querySelector('.why .deleted')?.textContent})")
+            .await;
+        assert_eq!(why, json!({"memories": ["Alice plays the cello"], "deleted": "1 deleted since"}));
+        assert_eq!(app.eval("document.querySelectorAll('.message.user .why').length").await, 0);
 
         app.open("/my-locrits/Pixie/memory-explorer?tab=messages").await;
-        app.wait("document.querySelector('select[name=session]')?.value === 'now'").await;
         app.press(".message-row .why summary").await;
-        app.wait("document.querySelectorAll('.message-row .why-memories li').length === 2").await;
+        app.wait("document.querySelectorAll('.message-row .why-memories li').length === 1").await;
     })
     .await;
 }

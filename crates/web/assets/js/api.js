@@ -81,6 +81,8 @@ export const api = {
     renameSession: (id, session, name) => request("PATCH", `${v2(id)}/sessions/${enc(session)}`, { name }),
     deleteSession: (id, session) => request("DELETE", `${v2(id)}/sessions/${enc(session)}`),
     message: (id, message) => request("GET", `${v2(id)}/messages/${enc(message)}`),
+    /** The "why" of a reply: `{memories, messages, deleted}` recalled into its prompt. */
+    recall: (id, message) => request("GET", `${v2(id)}/messages/${enc(message)}/recall`),
     editMessage: (id, message, content) => request("PATCH", `${v2(id)}/messages/${enc(message)}`, { content }),
     deleteMessage: (id, message) => request("DELETE", `${v2(id)}/messages/${enc(message)}`),
     /** A page of memories, newest first; `next` pages on. */

@@ -80,7 +80,12 @@ const VIEWS = {
       h("dl", { class: "stats" }, [["total_messages", s.messages], ["total_sessions", s.sessions],
         ["total_memories", s.memories], ["total_concepts", s.concepts]]
         .map(([key, value]) => h("div", { class: "stat" }, h("dt", { text: t(key) }), h("dd", { text: value })))),
-      h("h2", { text: t("activity") }), activityChart(days));
+      h("h2", { text: t("activity") }), activityChart(days),
+      h("button", { type: "button", class: "danger clear-memory", text: t("clear_memory"), onclick: async () => {
+        if (!confirm(t("confirm_clear_memory", { name: locrit.name }))) return;
+        await api.memory.clear(locrit.id).catch((e) => toast(e.message));
+        await VIEWS.overview(panel, locrit);
+      } }));
   },
 
   messages,
