@@ -127,6 +127,7 @@ async fn memories_are_added_edited_pinned_superseded_deleted_and_show_their_sour
         let newer = app.api(Method::GET, &format!("{memories}/{}", old["superseded_by"].as_str().unwrap()), None).await;
         assert_eq!(newer["content"], "Pixie moved to Lyon");
 
+        app.screenshot_if_asked("memories").await;
         app.eval("window.confirm = () => true").await;
         app.eval("[...document.querySelectorAll('.memory')].find(m => m.textContent.includes('Lyon')).querySelector('button.delete').click()").await;
         app.wait("document.querySelectorAll('.memory').length === 2").await;
