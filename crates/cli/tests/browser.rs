@@ -7,6 +7,9 @@
 
 mod common;
 
+#[path = "browser/memory_explorer.rs"]
+mod memory_explorer;
+
 use std::future::Future;
 use std::net::{TcpListener, TcpStream};
 use std::panic::AssertUnwindSafe;
@@ -616,31 +619,44 @@ async fn a_locrit_is_switched_off_exported_imported_and_deleted_from_my_locrits(
         let found = app.api(reqwest::Method::GET, "/api/v2/locrits?name=Pixie", None).await;
         assert_eq!(found["locrits"][0]["active"], false);
 
-        // The file an export makes, imported back under another name.
-        let exported = app
-            .eval(
-                "(async () => { let blob; const create = URL.createObjectURL;
-                  URL.createObjectURL = b => { blob = b; return create(b); };
-                  [...document.querySelectorAll('[data-locrit=Pixie] button')].find(b => b.textContent === 'Export').click();
-                  URL.createObjectURL = create; return JSON.parse(await blob.text()); })()",
-            )
-            .await;
-        assert_eq!(exported["ollama_model"], "llama3.2");
-        let mut copy = exported.clone();
-        copy["name"] = json!("Pixie Copy");
-        let file = app.data_dir().join("copy.locrit.json");
-        std::fs::write(&file, copy.to_string()).unwrap();
-        app.wait("document.querySelector('input[name=locrit_file]')").await;
-        let input = app.browser.find(Locator::Css("input[name=locrit_file]")).await.unwrap();
-        input.send_keys(&file.display().to_string()).await.unwrap();
-        app.wait("document.querySelector('[data-locrit=\"Pixie Copy\"]')").await;
+        // The export is the Locrit's whole archive, downloaded from its link.
+        let id = found["locrits"][0]["id"].as_str().unwrap().to_owned();
+        app.api(reqwest::Method::POST, &format!("/api/v2/locrits/{id}/memories"), Some(json!({"content": "Pixie likes tea"}))).await;
+        let href = app.eval("document.querySelector('[data-locrit=Pixie] a.export').getAttribute('href')").await;
+        let download = app.eval("document.querySelector('[data-locrit=Pixie] a.export').download").await;
+        assert_eq!(download, "Pixie.locrit.gz");
+        let archive = app.http.get(app.url(href.as_str().unwrap())).send().await.unwrap().bytes().await.unwrap();
+        let file = app.data_dir().join("Pixie.locrit.gz");
+        std::fs::write(&file, &archive).unwrap();
+        let upload = |path: std::path::PathBuf| {
+            let app = Arc::clone(&app);
+            async move {
+                app.wait("document.querySelector('input[name=locrit_file]')").await;
+                let input = app.browser.find(Locator::Css("input[name=locrit_file]")).await.unwrap();
+                input.send_keys(&path.display().to_string()).await.unwrap();
+            }
+        };
+        // While Pixie exists, its archive is refused, and a file that is not one too.
+        upload(file.clone()).await;
+        app.wait("document.querySelector('.import-result .banner.error')?.textContent.startsWith('A Locrit with this name')").await;
+        let junk = app.data_dir().join("junk.locrit.gz");
+        std::fs::write(&junk, b"not an archive").unwrap();
+        upload(junk).await;
+        app.wait("document.querySelector('.import-result .banner.error')?.textContent.startsWith('This file is not a whole Locrit archive')").await;
 
         app.eval("window.confirm = () => true").await;
         app.click("[data-locrit=Pixie] button.danger").await;
         app.wait("!document.querySelector('[data-locrit=Pixie]')").await;
-        let all = app.api(reqwest::Method::GET, "/api/v2/locrits", None).await;
-        let names: Vec<&str> = all["locrits"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["Pixie Copy"]);
+        // Deleted, then brought back whole from its archive.
+        upload(file).await;
+        app.wait("document.querySelector('.import-result .banner.ok')").await;
+        assert_eq!(
+            app.eval("document.querySelector('.import-result .banner.ok').textContent").await,
+            "Imported Pixie: 0 sessions, 0 messages, 1 memories, 0 concepts."
+        );
+        app.wait("document.querySelector('[data-locrit=Pixie]')").await;
+        let memories = app.api(reqwest::Method::GET, &format!("/api/v2/locrits/{id}/memories"), None).await;
+        assert_eq!(memories["memories"][0]["content"], "Pixie likes tea");
     })
     .await;
 }

@@ -1,11 +1,16 @@
-//! Sessions and conversations: opening, listing, reading, deleting.
+//! Sessions and conversations: opening, listing, reading, renaming, deleting.
 
-use locrit_domain::{Locrit, Message, NewSession, Session, SessionKind, SessionStatus};
+use locrit_domain::{
+    Locrit, Message, NewSession, Session, SessionKind, SessionStatus, ValidationError,
+};
 use locrit_store::{MessagePage, SessionQuery};
 use serde_json::Value;
 use uuid::Uuid;
 
 use crate::{Core, Error, Result};
+
+/// The longest session name, in characters.
+const MAX_SESSION_NAME: usize = 200;
 
 /// A session to open for some Locrit.
 #[derive(Debug, Clone)]
@@ -51,6 +56,21 @@ impl Core {
             .await?
             .filter(|s| s.status != SessionStatus::Deleted)
             .ok_or(Error::NotFound("session"))
+    }
+
+    /// Names a live session; the name is trimmed, 1 to 200 characters.
+    pub async fn rename_session(&self, session: &Session, name: &str) -> Result<Session> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > MAX_SESSION_NAME {
+            return Err(ValidationError::new("name", "must be 1 to 200 characters").into());
+        }
+        if !self.store.set_session_name(session.id, name).await? {
+            return Err(Error::NotFound("session"));
+        }
+        Ok(Session {
+            name: Some(name.to_owned()),
+            ..session.clone()
+        })
     }
 
     /// A live conversation, by its global id.

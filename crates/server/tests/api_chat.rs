@@ -63,6 +63,53 @@ async fn a_message_gets_a_reply_and_both_are_stored_with_the_reported_ids() {
 }
 
 #[tokio::test]
+async fn a_session_is_renamed_then_deleted_with_its_messages() {
+    let server = TestServer::start().await;
+    let session = ready(&server).await;
+    let (status, _) = server
+        .post(
+            &format!("{session}/messages"),
+            json!({"content": "Bonjour"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let (status, renamed) = server
+        .patch(&session, json!({"name": "  Garden talk  "}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{renamed}");
+    assert_eq!(renamed["name"], json!("Garden talk"));
+    assert_eq!(server.get(&session).await.1["name"], json!("Garden talk"));
+    for (body, field) in [
+        (json!({"name": " "}), "name"),
+        (json!({"name": "x".repeat(201)}), "name"),
+    ] {
+        let (status, error) = server.patch(&session, body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{error}");
+        assert_eq!(error["field"], json!(field));
+    }
+    let (status, error) = server.patch(&session, json!({"title": "x"})).await;
+    assert!(status.is_client_error(), "{status} {error}");
+    assert_eq!(error["success"], json!(false));
+
+    let (status, _) = server.delete(&session).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(server.get(&session).await.0, StatusCode::NOT_FOUND);
+    let list = session.rsplit_once("/").unwrap().0;
+    assert_eq!(server.get(list).await.1["sessions"], json!([]));
+    let locrit = list.trim_end_matches("/sessions");
+    assert_eq!(
+        server.get(&format!("{locrit}/memory")).await.1["statistics"]["messages"],
+        json!(0)
+    );
+    assert_eq!(server.delete(&session).await.0, StatusCode::NOT_FOUND);
+    assert_eq!(
+        server.patch(&session, json!({"name": "late"})).await.0,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
 async fn history_pages_both_ways_with_cursors() {
     let server = TestServer::start().await;
     let session = ready(&server).await;

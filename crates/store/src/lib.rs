@@ -181,6 +181,8 @@ pub trait Store: SearchStore + Send + Sync + 'static {
     /// Sessions, most recently updated first.
     async fn sessions(&self, query: &SessionQuery) -> Result<Vec<Session>>;
     async fn set_session_status(&self, id: Uuid, status: SessionStatus) -> Result<bool>;
+    /// Gives a session a name; false when there is no such session.
+    async fn set_session_name(&self, id: Uuid, name: &str) -> Result<bool>;
     /// Deletes a session and its messages; memories learned only from those messages are
     /// invalidated (kept, marked), in the same transaction.
     async fn delete_session(&self, id: Uuid) -> Result<bool>;

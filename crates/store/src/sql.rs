@@ -234,6 +234,16 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn set_session_name(&self, id: Uuid, name: &str) -> Result<bool> {
+                let done = sqlx::query("UPDATE sessions SET name = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(name)
+                    .bind(now())
+                    .execute(&self.writer)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn delete_session(&self, id: Uuid) -> Result<bool> {
                 let mut tx = self.writer.begin().await?;
                 let locrit: Option<(Uuid,)> =

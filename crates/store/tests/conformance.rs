@@ -432,6 +432,22 @@ mod cases {
         );
     }
 
+    pub async fn sessions_are_renamed(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "s")).await.unwrap();
+        assert!(
+            store
+                .set_session_name(session.id, "Tomatoes · été")
+                .await
+                .unwrap()
+        );
+        let renamed = store.session(bob.id, "s").await.unwrap().unwrap();
+        assert_eq!(renamed.name.as_deref(), Some("Tomatoes · été"));
+        assert!(renamed.updated_at >= session.updated_at);
+        assert!(!store.set_session_name(Uuid::new_v4(), "x").await.unwrap());
+    }
+
     pub async fn edit_and_delete_messages_within_their_locrit(store: Arc<dyn Store>) {
         let (bob, pixie) = (locrit("Bob"), locrit("Pixie"));
         store.insert_locrit(&bob).await.unwrap();
@@ -1405,6 +1421,7 @@ conformance!(
     batch_appends_are_all_or_nothing,
     session_keys_are_per_locrit,
     sessions_list_filters_and_hides_deleted,
+    sessions_are_renamed,
     edit_and_delete_messages_within_their_locrit,
     recent_messages_and_stats_span_sessions,
     memories_and_concepts,

@@ -20,7 +20,8 @@ use utoipa::OpenApi;
     info(title = "Locrit API", description = "Manage and talk to Locrits: persistent AI personas with a memory."),
     paths(
         locrits::list, locrits::create, locrits::show, locrits::update, locrits::delete,
-        sessions::create, sessions::list, sessions::show, sessions::messages, sessions::send,
+        sessions::create, sessions::list, sessions::show, sessions::rename, sessions::remove,
+        sessions::messages, sessions::send,
         sessions::events, sessions::cancel,
         memory::summary, memory::clear, memory::memories, memory::add_memory, memory::memory,
         memory::update_memory, memory::delete_memory, memory::message, memory::edit_message,

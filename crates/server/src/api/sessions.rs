@@ -28,7 +28,10 @@ const MAX_PAGE: u32 = 500;
 pub fn router() -> Router<Core> {
     Router::new()
         .route("/api/v2/locrits/{id}/sessions", get(list).post(create))
-        .route("/api/v2/locrits/{id}/sessions/{session}", get(show))
+        .route(
+            "/api/v2/locrits/{id}/sessions/{session}",
+            get(show).patch(rename).delete(remove),
+        )
         .route(
             "/api/v2/locrits/{id}/sessions/{session}/messages",
             get(messages).post(send),
@@ -103,6 +106,41 @@ pub async fn show(
 ) -> Result<Json<Session>, ApiError> {
     let locrit = core.locrit(id).await?;
     Ok(Json(core.session(&locrit, &key).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RenameBody {
+    /// 1 to 200 characters, trimmed.
+    name: String,
+}
+
+/// Names a session.
+#[utoipa::path(operation_id = "rename_session", patch, path = "/api/v2/locrits/{id}/sessions/{session}", tag = "chat",
+    params(("id" = Uuid, Path), ("session" = String, Path)), request_body = RenameBody,
+    responses((status = 200, body = Session), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn rename(
+    State(core): State<Core>,
+    Path((id, key)): Path<(Uuid, String)>,
+    JsonBody(body): JsonBody<RenameBody>,
+) -> Result<Json<Session>, ApiError> {
+    let locrit = core.locrit(id).await?;
+    let session = core.session(&locrit, &key).await?;
+    Ok(Json(core.rename_session(&session, &body.name).await?))
+}
+
+/// Deletes a session and its messages; memories learned only from them are invalidated.
+#[utoipa::path(operation_id = "delete_session", delete, path = "/api/v2/locrits/{id}/sessions/{session}", tag = "chat",
+    params(("id" = Uuid, Path), ("session" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove(
+    State(core): State<Core>,
+    Path((id, key)): Path<(Uuid, String)>,
+) -> Result<StatusCode, ApiError> {
+    let locrit = core.locrit(id).await?;
+    let session = core.session(&locrit, &key).await?;
+    core.delete_session(&session).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, IntoParams)]

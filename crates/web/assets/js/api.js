@@ -1,5 +1,5 @@
 // Every server call of the app. The clean API (/api/v2) where it has the route; the
-// original contract's routes for memory, Ollama helpers and server settings until the
+// original contract's routes for the Ollama helpers and server settings until the
 // clean API has them: switching is a change here only.
 
 export class ApiError extends Error {
@@ -11,11 +11,11 @@ export class ApiError extends Error {
   }
 }
 
-async function request(method, path, body) {
+async function request(method, path, body, contentType = "application/json") {
   const init = { method, headers: { Accept: "application/json" } };
   if (body !== undefined) {
-    init.headers["Content-Type"] = "application/json";
-    init.body = JSON.stringify(body);
+    init.headers["Content-Type"] = contentType;
+    init.body = contentType === "application/json" ? JSON.stringify(body) : body;
   }
   let response;
   try {
@@ -31,7 +31,8 @@ async function request(method, path, body) {
 
 const enc = encodeURIComponent;
 const v2 = (id) => `/api/v2/locrits/${enc(id)}`;
-const memory = (name) => `/api/locrits/${enc(name)}/memory`;
+const query = (params) => new URLSearchParams(
+  Object.entries(params).filter(([, value]) => value !== undefined && value !== null && value !== "")).toString();
 
 export const api = {
   locrits: async () => (await request("GET", "/api/v2/locrits")).locrits,
@@ -66,18 +67,33 @@ export const api = {
   config: async () => (await request("GET", "/api/config")).config,
   saveConfig: (fields) => request("POST", "/api/config/save", fields),
 
+  /** A Locrit's whole archive (sessions, messages, memories, concepts), for a download. */
+  exportUrl: (id) => `${v2(id)}/export`,
+  /** Imports an archive file → `{locrit, counts}`; 409 when its name or ids are taken, 422 when not an archive. */
+  importLocrit: (file) => request("POST", "/api/v2/locrits/import", file, "application/gzip"),
+
   memory: {
-    summary: (name) => request("GET", `${memory(name)}/summary`),
-    search: (name, q, limit = 50) => request("GET", `${memory(name)}/search?q=${enc(q)}&limit=${limit}`),
-    sessions: async (name) => (await request("GET", `${memory(name)}/sessions`)).sessions,
-    sessionMessages: (name, sid, limit = 200) =>
-      request("GET", `${memory(name)}/sessions/${enc(sid)}/messages?limit=${limit}`),
-    deleteSession: (name, sid) => request("DELETE", `${memory(name)}/sessions/${enc(sid)}`),
-    editMessage: (name, id, content) => request("PUT", `${memory(name)}/messages/${enc(id)}`, { content }),
-    deleteMessage: (name, id) => request("DELETE", `${memory(name)}/messages/${enc(id)}`),
-    memories: (name) => request("GET", `${memory(name)}/memories`),
-    addMemory: (name, fields) => request("POST", `${memory(name)}/memories`, fields),
-    deleteMemory: (name, id) => request("DELETE", `${memory(name)}/memories/${enc(id)}`),
-    concepts: (name) => request("GET", `${memory(name)}/concepts`),
+    summary: (id) => request("GET", `${v2(id)}/memory`),
+    clear: (id) => request("POST", `${v2(id)}/memory/clear`, { confirm: true }),
+    /** Hits (HTML-safe snippets), `semantic: {available, reason}`, `next_cursor`. */
+    search: (id, q, { cursor, limit = 20 } = {}) =>
+      request("GET", `${v2(id)}/search?${query({ q, mode: "hybrid", cursor, limit })}`),
+    renameSession: (id, session, name) => request("PATCH", `${v2(id)}/sessions/${enc(session)}`, { name }),
+    deleteSession: (id, session) => request("DELETE", `${v2(id)}/sessions/${enc(session)}`),
+    message: (id, message) => request("GET", `${v2(id)}/messages/${enc(message)}`),
+    /** The "why" of a reply: `{memories, messages, deleted}` recalled into its prompt. */
+    recall: (id, message) => request("GET", `${v2(id)}/messages/${enc(message)}/recall`),
+    editMessage: (id, message, content) => request("PATCH", `${v2(id)}/messages/${enc(message)}`, { content }),
+    deleteMessage: (id, message) => request("DELETE", `${v2(id)}/messages/${enc(message)}`),
+    /** A page of memories, newest first; `next` pages on. */
+    memories: (id, { before, limit = 50 } = {}) => request("GET", `${v2(id)}/memories?${query({ before, limit })}`),
+    memory: (id, memory) => request("GET", `${v2(id)}/memories/${enc(memory)}`),
+    addMemory: (id, fields) => request("POST", `${v2(id)}/memories`, fields),
+    updateMemory: (id, memory, patch) => request("PATCH", `${v2(id)}/memories/${enc(memory)}`, patch),
+    deleteMemory: (id, memory) => request("DELETE", `${v2(id)}/memories/${enc(memory)}`),
+    concepts: (id, limit = 60) => request("GET", `${v2(id)}/concepts?limit=${limit}`),
+    related: (id, concept) => request("GET", `${v2(id)}/concepts/${enc(concept)}/related?depth=1`),
+    jobs: (id, { before, limit = 50 } = {}) => request("GET", `${v2(id)}/jobs?${query({ before, limit })}`),
+    retryJob: (id, job) => request("POST", `${v2(id)}/jobs/${enc(job)}/retry`),
   },
 };

@@ -55,7 +55,20 @@ const en = {
   import_file: "config.yaml file", import: "Import", imported: "Imported: {summary}",
   not_found: "Not found", error: "Error",
   filter_role: "Show", all_roles: "All messages", role_user: "From people", role_assistant: "From the Locrit",
-  export: "Export", import_locrit: "Import a Locrit", import_locrit_file: "Locrit file (.json)",
+  export: "Export", import_locrit: "Import a Locrit", import_locrit_file: "Locrit archive (.locrit.gz)",
+  clear_memory: "Clear the whole memory", confirm_clear_memory: "Erase every conversation, memory and concept of {name}? This cannot be undone.",
+  tab_jobs: "Jobs", results_for: "Results for “{q}”", more_results: "More results", older_memories: "Older",
+  messages_of: "Messages of", memory_hit: "Memory", edited: "edited",
+  semantic_unavailable: "Meaning-based search is unavailable, words only: {reason}",
+  why: "Why? ({count} recalled)", why_memories: "Memories it recalled", why_messages: "Messages it recalled",
+  why_deleted: "{count} deleted since",
+  deleted_since: "Deleted since", pin: "Pin", unpin: "Unpin", pinned: "pinned", supersede: "Replace with a newer fact",
+  superseded: "Replaced by a newer memory: no longer used.", invalidated: "Invalidated {at}: every message it came from was deleted.",
+  sources: "Source messages", no_jobs: "No background job yet.", attempts: "attempt {n} of {max}",
+  job_queued: "queued", job_running: "running", job_done: "done", job_failed: "failed", rename: "Rename",
+  import_counts: "Imported {name}: {sessions} sessions, {messages} messages, {memories} memories, {concepts} concepts.",
+  import_taken: "A Locrit with this name or these ids already exists on this server ({error}).",
+  import_bad: "This file is not a whole Locrit archive ({error}).",
 };
 
 const fr = {
@@ -115,7 +128,20 @@ const fr = {
   import_file: "Fichier config.yaml", import: "Importer", imported: "Importé : {summary}",
   not_found: "Introuvable", error: "Erreur",
   filter_role: "Afficher", all_roles: "Tous les messages", role_user: "Des personnes", role_assistant: "Du Locrit",
-  export: "Exporter", import_locrit: "Importer un Locrit", import_locrit_file: "Fichier du Locrit (.json)",
+  export: "Exporter", import_locrit: "Importer un Locrit", import_locrit_file: "Archive du Locrit (.locrit.gz)",
+  clear_memory: "Effacer toute la mémoire", confirm_clear_memory: "Effacer toutes les conversations, souvenirs et concepts de {name} ? C'est définitif.",
+  tab_jobs: "Tâches", results_for: "Résultats pour « {q} »", more_results: "Plus de résultats", older_memories: "Plus anciens",
+  messages_of: "Messages de", memory_hit: "Souvenir", edited: "modifié",
+  semantic_unavailable: "La recherche par le sens est indisponible, par mots seulement : {reason}",
+  why: "Pourquoi ? ({count} rappelés)", why_memories: "Souvenirs rappelés", why_messages: "Messages rappelés",
+  why_deleted: "{count} supprimé(s) depuis",
+  deleted_since: "Supprimé depuis", pin: "Épingler", unpin: "Désépingler", pinned: "épinglé", supersede: "Remplacer par un fait plus récent",
+  superseded: "Remplacé par un souvenir plus récent : plus utilisé.", invalidated: "Invalidé le {at} : tous ses messages d'origine ont été supprimés.",
+  sources: "Messages d'origine", no_jobs: "Aucune tâche de fond.", attempts: "essai {n} sur {max}",
+  job_queued: "en attente", job_running: "en cours", job_done: "terminée", job_failed: "échouée", rename: "Renommer",
+  import_counts: "{name} importé : {sessions} sessions, {messages} messages, {memories} souvenirs, {concepts} concepts.",
+  import_taken: "Un Locrit de ce nom ou avec ces identifiants existe déjà sur ce serveur ({error}).",
+  import_bad: "Ce fichier n'est pas une archive complète de Locrit ({error}).",
 };
 
 const dictionaries = { en, fr };

@@ -4,6 +4,7 @@
 import { api } from "../api.js";
 import { formatTime, h, newId, replace, toast } from "../dom.js";
 import { t } from "../i18n.js";
+import { whyControl } from "../why.js";
 import { keep, listen, live, onReconnect } from "../live.js";
 import { renderMarkdown } from "../markdown.js";
 
@@ -90,7 +91,7 @@ class ChatView {
       if (error.status !== 404) throw error; // a new session has no messages yet
     }
     replace(this.log);
-    this.prepend(page.messages);
+    this.prepend(page);
     if (!page.messages.length) this.log.append(h("p", { class: "muted empty", text: t("no_messages") }));
     this.scrollDown();
     this.input.focus();
@@ -104,16 +105,17 @@ class ChatView {
         h("span", { text: s.name || s.id }), h("small", { class: "muted", text: formatTime(s.updated_at) })))));
   }
 
-  prepend(messages) {
-    this.oldest = messages[0]?.id ?? this.oldest;
-    this.older.hidden = messages.length < 50;
-    this.log.prepend(...messages.map((m) => this.bubble(m.role, m.content, m.timestamp, m.status)));
+  /** A page of older messages; its `before` is the cursor of the next one. */
+  prepend({ messages, before }) {
+    this.oldest = before;
+    this.older.hidden = !before;
+    this.log.prepend(...messages.map((m) => this.withWhy(this.bubble(m.role, m.content, m.timestamp, m.status), m)));
     this.markLastReply();
   }
 
   async loadOlder() {
     const page = await api.messages(this.locrit.id, this.sessionId, { before: this.oldest });
-    this.prepend(page.messages);
+    this.prepend(page);
   }
 
   bubble(role, text, timestamp, status) {
@@ -128,6 +130,20 @@ class ChatView {
     el.text = text;
     this.fill(el);
     return el;
+  }
+
+  /** Adds the "why" of a stored reply: what was recalled into its prompt. */
+  withWhy(el, message) {
+    const why = whyControl(this.locrit.id, message);
+    if (why) el.append(why);
+    return el;
+  }
+
+  /** The reply just stored, with its recall, for the "why". */
+  async addWhy(el) {
+    const { messages } = await api.messages(this.locrit.id, this.sessionId, { limit: 1 });
+    const reply = messages[messages.length - 1];
+    if (reply?.role === "assistant" && el.isConnected && !el.querySelector(".why")) this.withWhy(el, reply);
   }
 
   fill(el) {
@@ -212,6 +228,7 @@ class ChatView {
     this.markLastReply();
     this.scrollDown();
     this.loadSessions();
+    await this.addWhy(el);
   }
 
   /** An error of ours: the typed text comes back into the box. */

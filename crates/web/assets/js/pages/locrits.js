@@ -5,46 +5,37 @@ import { t } from "../i18n.js";
 
 export async function render(main) {
   replace(main, h("h1", { text: t("locrits_title") }), h("p", { class: "muted", text: t("loading") }));
-  const locrits = await api.locrits();
   const list = h("ul", { class: "cards", "aria-label": t("locrits_title") });
-  replace(main, h("div", { class: "page-head" }, h("h1", { text: t("locrits_title") }),
-    h("a", { class: "button", href: "/create-locrit", text: t("nav_create") })), list, importForm(() => render(main)));
-  if (!locrits.length) {
-    replace(list, h("li", { class: "empty" }, t("no_locrits"), " ",
+  const draw = async () => {
+    const locrits = await api.locrits();
+    replace(list, locrits.length ? locrits.map((locrit) => card(locrit, draw)) : h("li", { class: "empty" }, t("no_locrits"), " ",
       h("a", { href: "/create-locrit", text: t("create_first") })));
-  }
-  for (const locrit of locrits) list.append(card(locrit, () => render(main)));
+  };
+  await draw();
+  replace(main, h("div", { class: "page-head" }, h("h1", { text: t("locrits_title") }),
+    h("a", { class: "button", href: "/create-locrit", text: t("nav_create") })), list, importForm(draw));
 }
 
-/** A Locrit's settings as a file (its memory stays on the server). */
-const EXPORTED = ["name", "description", "persona", "ollama_model", "ollama_url", "open_to", "access_to",
-  "memory_service", "public_page", "public_address", "active"];
-
-function exportLocrit(locrit) {
-  const settings = Object.fromEntries(EXPORTED.map((key) => [key, locrit[key]]));
-  const url = URL.createObjectURL(new Blob([JSON.stringify(settings, null, 2)], { type: "application/json" }));
-  const link = h("a", { href: url, download: `${locrit.name}.locrit.json` });
-  link.click();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
-
+/** Imports a whole Locrit (its archive: settings, conversations, memories) from a file. */
 function importForm(refresh) {
-  const file = h("input", { type: "file", name: "locrit_file", accept: ".json,application/json" });
-  const problem = h("div", { class: "banner error", role: "alert", hidden: true });
+  const file = h("input", { type: "file", name: "locrit_file", accept: ".gz,application/gzip" });
+  const result = h("div", { class: "import-result", role: "status", "aria-live": "polite" });
   file.addEventListener("change", async () => {
-    problem.hidden = true;
+    if (!file.files.length) return;
+    replace(result, h("progress", { "aria-label": t("loading") }));
     try {
-      const settings = JSON.parse(await file.files[0].text());
-      const created = await api.createLocrit(Object.fromEntries(EXPORTED.filter((k) => k in settings).map((k) => [k, settings[k]])));
-      toast(t("created", { name: created.name }));
+      const { locrit, counts } = await api.importLocrit(file.files[0]);
+      replace(result, h("p", { class: "banner ok", text: t("import_counts", { name: locrit.name, ...counts }) }));
       await refresh();
     } catch (error) {
-      problem.textContent = error.field ? t("field_error", { field: error.field, error: error.message }) : error.message;
-      problem.hidden = false;
+      const key = { 409: "import_taken", 422: "import_bad" }[error.status];
+      replace(result, h("div", { class: "banner error", role: "alert", text: key ? t(key, { error: error.message }) : error.message }));
+    } finally {
+      file.value = "";
     }
   });
   return h("section", { class: "import-locrit" }, h("h2", { text: t("import_locrit") }),
-    h("label", { for: "locrit-file", text: t("import_locrit_file") }), " ", Object.assign(file, { id: "locrit-file" }), problem);
+    h("label", { for: "locrit-file", text: t("import_locrit_file") }), " ", Object.assign(file, { id: "locrit-file" }), result);
 }
 
 export function badges(locrit) {
@@ -91,6 +82,6 @@ function card(locrit, refresh) {
       h("a", { class: "button", href: `${base}/chat`, text: t("chat") }),
       h("a", { class: "button ghost", href: `${base}/memory-explorer`, text: t("memory") }),
       h("a", { class: "button ghost", href: `${base}/settings`, text: t("settings") }),
-      h("button", { type: "button", class: "ghost", text: t("export"), onclick: () => exportLocrit(locrit) }),
+      h("a", { class: "button ghost export", href: api.exportUrl(locrit.id), download: `${locrit.name}.locrit.gz`, text: t("export") }),
       toggle, remove));
 }
