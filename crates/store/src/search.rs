@@ -139,7 +139,10 @@ pub fn query_terms(text: &str) -> Vec<String> {
             continue;
         }
         let word: String = word.chars().take(MAX_TERM_CHARS).collect();
-        if !terms.iter().any(|t| t.to_lowercase() == word.to_lowercase()) {
+        if !terms
+            .iter()
+            .any(|t| t.to_lowercase() == word.to_lowercase())
+        {
             terms.push(word);
         }
         if terms.len() == MAX_QUERY_TERMS {
@@ -154,8 +157,11 @@ pub fn query_terms(text: &str) -> Vec<String> {
 pub trait SearchStore: Send + Sync {
     /// The Locrit's messages and memories that match `query.terms`, best first.
     /// No terms: no hits.
-    async fn keyword_search(&self, locrit_id: Uuid, query: &KeywordQuery)
-    -> Result<Vec<SearchItem>>;
+    async fn keyword_search(
+        &self,
+        locrit_id: Uuid,
+        query: &KeywordQuery,
+    ) -> Result<Vec<SearchItem>>;
 
     /// These items of the Locrit that pass the filter (in no particular order); deleted
     /// ones are left out.
@@ -234,13 +240,10 @@ pub(crate) fn union_of_kinds(
     messages: impl FnOnce() -> String,
     memories: impl FnOnce() -> String,
 ) -> Option<String> {
-    let parts: Vec<String> = [
-        kinds.messages.then(messages),
-        kinds.memories.then(memories),
-    ]
-    .into_iter()
-    .flatten()
-    .collect();
+    let parts: Vec<String> = [kinds.messages.then(messages), kinds.memories.then(memories)]
+        .into_iter()
+        .flatten()
+        .collect();
     (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
 }
 
@@ -585,11 +588,13 @@ pub(crate) mod sqlite {
     }
 
     pub(crate) fn keyword_sql(kinds: Kinds) -> Option<String> {
-        // bm25 is lower for better matches: negate it so higher is better.
+        // bm25 is lower for better matches: negate it so higher is better. `CROSS JOIN`
+        // keeps SQLite's join order: the full-text matches first, then their rows (left
+        // free, it may walk every memory of the Locrit and run the match on each).
         let hits = |kind: &str| {
             format!(
                 "(SELECT d.item_id, -bm25(search_fts) AS score FROM search_fts \
-                 JOIN search_docs d ON d.doc = search_fts.rowid \
+                 CROSS JOIN search_docs d ON d.doc = search_fts.rowid \
                  WHERE search_fts MATCH $2 AND d.locrit_id = $1 AND d.kind = '{kind}') h"
             )
         };
@@ -597,8 +602,8 @@ pub(crate) mod sqlite {
             kinds,
             || {
                 format!(
-                    "SELECT {MESSAGE_ITEM}, h.score FROM {} JOIN messages m ON m.id = h.item_id \
-                     JOIN sessions s ON s.id = m.session_id WHERE {MESSAGE_FILTER}",
+                    "SELECT {MESSAGE_ITEM}, h.score FROM {} CROSS JOIN messages m ON m.id = h.item_id \
+                     CROSS JOIN sessions s ON s.id = m.session_id WHERE {MESSAGE_FILTER}",
                     hits("message")
                 )
             },
@@ -606,7 +611,7 @@ pub(crate) mod sqlite {
                 format!(
                     "SELECT 'memory' AS kind, y.id, y.locrit_id, NULL AS session_key, NULL AS role, \
                      y.content, y.created_at, NULL AS edited_at, h.score FROM {} \
-                     JOIN memories y ON y.id = h.item_id WHERE {MEMORY_FILTER}",
+                     CROSS JOIN memories y ON y.id = h.item_id WHERE {MEMORY_FILTER}",
                     hits("memory")
                 )
             },

@@ -159,8 +159,8 @@ impl Core {
             SearchMode::Semantic => semantic,
             SearchMode::Hybrid => fuse(keyword, semantic),
         };
-        let next_offset =
-            (ranked.len() > (query.offset + query.limit) as usize).then_some(query.offset + query.limit);
+        let next_offset = (ranked.len() > (query.offset + query.limit) as usize)
+            .then_some(query.offset + query.limit);
         let hits = ranked
             .into_iter()
             .skip(query.offset as usize)
@@ -207,7 +207,10 @@ impl Core {
                 ..Timeouts::default()
             },
         );
-        let vector = match client.embed(&model, std::slice::from_ref(&query.text)).await {
+        let vector = match client
+            .embed(&model, std::slice::from_ref(&query.text))
+            .await
+        {
             Ok(mut vectors) if !vectors.is_empty() => vectors.swap_remove(0),
             Ok(_) => {
                 status.reason = Some(format!("{url} returned no embedding"));
@@ -275,10 +278,12 @@ impl Core {
         let index = cell
             .get_or_try_init(|| async {
                 built_now = true;
+                let read_at = Utc::now();
                 let vectors = self.store.embeddings(locrit_id, model, None).await?;
                 let index = tokio::task::spawn_blocking(move || {
                     let index = AnnIndex::new(vectors.len());
                     index.add(vectors);
+                    index.read_done(read_at);
                     Arc::new(index)
                 })
                 .await
@@ -288,13 +293,21 @@ impl Core {
             .await?
             .clone();
         if !built_now {
-            let since = index.catch_up_since();
-            let fresh = self.store.embeddings(locrit_id, model, since).await?;
-            if !fresh.is_empty() {
-                let index = index.clone();
-                tokio::task::spawn_blocking(move || index.add(fresh))
-                    .await
-                    .expect("adding to the index does not panic");
+            let read_at = Utc::now();
+            let fresh = self
+                .store
+                .embeddings(locrit_id, model, index.catch_up_since())
+                .await?;
+            if fresh.is_empty() {
+                index.read_done(read_at);
+            } else {
+                let caught_up = index.clone();
+                tokio::task::spawn_blocking(move || {
+                    caught_up.add(fresh);
+                    caught_up.read_done(read_at);
+                })
+                .await
+                .expect("adding to the index does not panic");
             }
         }
         Ok(index)
@@ -304,21 +317,16 @@ impl Core {
     /// global one if it has none) and the server-wide embedding model.
     async fn embedding_target(&self, locrit: &Locrit) -> Result<(String, String)> {
         let config = self.global_config().await?;
-        let url = locrit
-            .ollama_url
-            .clone()
-            .unwrap_or(config.ollama.base_url);
+        let url = locrit.ollama_url.clone().unwrap_or(config.ollama.base_url);
         Ok((url, config.ollama.embedding_model))
     }
 }
 
 fn validate(query: &SearchQuery) -> Result<()> {
     if query.limit == 0 || query.limit > MAX_SEARCH_LIMIT {
-        return Err(ValidationError::new(
-            "limit",
-            format!("must be from 1 to {MAX_SEARCH_LIMIT}"),
-        )
-        .into());
+        return Err(
+            ValidationError::new("limit", format!("must be from 1 to {MAX_SEARCH_LIMIT}")).into(),
+        );
     }
     if query.offset + query.limit > MAX_SEARCH_DEPTH {
         return Err(ValidationError::new(
