@@ -209,7 +209,7 @@ pub(crate) fn vector_bytes(vector: &[f32]) -> Vec<u8> {
 }
 
 pub(crate) fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(crate::StoreError::Corrupt(format!(
             "an embedding of {} bytes is not a list of f32",
             bytes.len()

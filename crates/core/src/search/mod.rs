@@ -108,10 +108,13 @@ pub struct SearchResults {
     pub next_offset: Option<u32>,
 }
 
-/// The ANN indexes, one per (Locrit, model), each built once.
+/// An index built once, by the first search that needs it.
+type LazyIndex = Arc<OnceCell<Arc<AnnIndex>>>;
+
+/// The ANN indexes, one per (Locrit, model).
 #[derive(Default)]
 pub(crate) struct SearchState {
-    indexes: Mutex<HashMap<(Uuid, String), Arc<OnceCell<Arc<AnnIndex>>>>>,
+    indexes: Mutex<HashMap<(Uuid, String), LazyIndex>>,
 }
 
 impl Core {
