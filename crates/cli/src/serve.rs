@@ -22,8 +22,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await?;
     }
     log_ollama_servers(&core).await?;
-    // Embeddings for semantic search, computed in the background; ends with the process.
-    let _embedder = core.spawn_embedder();
 
     let address = format!("{}:{}", args.host, args.port);
     let listener = TcpListener::bind(&address)

@@ -176,7 +176,8 @@ impl Core {
     }
 }
 
-/// The background work of one server, running until [`stop`](Self::stop) or drop.
+/// The background work of one server (jobs, embeddings), running until
+/// [`stop`](Self::stop) or drop.
 pub struct Background {
     shutdown: CancellationToken,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -199,15 +200,21 @@ impl Drop for Background {
 }
 
 impl Core {
-    /// Starts this server's background work: the job runner.
+    /// Starts this server's background work: the job runner and the embedding worker.
     pub fn start_background(&self, settings: JobSettings) -> Background {
         let shutdown = CancellationToken::new();
         let core = self.clone();
         let token = shutdown.clone();
         let runner = tokio::spawn(async move { core.run_jobs(settings, token).await });
+        let embedder = self.spawn_embedder();
+        let token = shutdown.clone();
+        let embedder = tokio::spawn(async move {
+            token.cancelled().await;
+            embedder.abort();
+        });
         Background {
             shutdown,
-            tasks: vec![runner],
+            tasks: vec![runner, embedder],
         }
     }
 }

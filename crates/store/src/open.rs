@@ -141,7 +141,13 @@ impl PostgresStore {
         );
         // A statement waiting on a lock longer than this fails, as SQLite's busy timeout.
         let lock_timeout = config.busy_timeout.as_millis().to_string();
-        let options = options.options([("lock_timeout", lock_timeout.as_str())]);
+        // Plans made for each query's values: a generic plan of the search query (its
+        // optional filters, its tsquery unknown) scans every message instead of using
+        // the GIN index (300 ms instead of 3 ms at 100k messages).
+        let options = options.options([
+            ("lock_timeout", lock_timeout.as_str()),
+            ("plan_cache_mode", "force_custom_plan"),
+        ]);
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections.max(1))
             .acquire_timeout(Duration::from_secs(10))

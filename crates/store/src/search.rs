@@ -209,7 +209,7 @@ pub(crate) fn vector_bytes(vector: &[f32]) -> Vec<u8> {
 }
 
 pub(crate) fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>> {
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return Err(crate::StoreError::Corrupt(format!(
             "an embedding of {} bytes is not a list of f32",
             bytes.len()
@@ -588,11 +588,13 @@ pub(crate) mod sqlite {
     }
 
     pub(crate) fn keyword_sql(kinds: Kinds) -> Option<String> {
-        // bm25 is lower for better matches: negate it so higher is better.
+        // bm25 is lower for better matches: negate it so higher is better. `CROSS JOIN`
+        // keeps SQLite's join order: the full-text matches first, then their rows (left
+        // free, it may walk every memory of the Locrit and run the match on each).
         let hits = |kind: &str| {
             format!(
                 "(SELECT d.item_id, -bm25(search_fts) AS score FROM search_fts \
-                 JOIN search_docs d ON d.doc = search_fts.rowid \
+                 CROSS JOIN search_docs d ON d.doc = search_fts.rowid \
                  WHERE search_fts MATCH $2 AND d.locrit_id = $1 AND d.kind = '{kind}') h"
             )
         };
@@ -600,8 +602,8 @@ pub(crate) mod sqlite {
             kinds,
             || {
                 format!(
-                    "SELECT {MESSAGE_ITEM}, h.score FROM {} JOIN messages m ON m.id = h.item_id \
-                     JOIN sessions s ON s.id = m.session_id WHERE {MESSAGE_FILTER}",
+                    "SELECT {MESSAGE_ITEM}, h.score FROM {} CROSS JOIN messages m ON m.id = h.item_id \
+                     CROSS JOIN sessions s ON s.id = m.session_id WHERE {MESSAGE_FILTER}",
                     hits("message")
                 )
             },
@@ -609,7 +611,7 @@ pub(crate) mod sqlite {
                 format!(
                     "SELECT 'memory' AS kind, y.id, y.locrit_id, NULL AS session_key, NULL AS role, \
                      y.content, y.created_at, NULL AS edited_at, h.score FROM {} \
-                     JOIN memories y ON y.id = h.item_id WHERE {MEMORY_FILTER}",
+                     CROSS JOIN memories y ON y.id = h.item_id WHERE {MEMORY_FILTER}",
                     hits("memory")
                 )
             },

@@ -426,7 +426,10 @@ mod cases {
         assert_eq!(backlog.len(), 1);
         assert_eq!(backlog[0].content, "first, edited");
         assert_eq!(
-            store.put_embeddings("m1", &[first.clone()]).await.unwrap(),
+            store
+                .put_embeddings("m1", std::slice::from_ref(first))
+                .await
+                .unwrap(),
             0
         );
         let items = [

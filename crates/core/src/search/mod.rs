@@ -108,10 +108,13 @@ pub struct SearchResults {
     pub next_offset: Option<u32>,
 }
 
-/// The ANN indexes, one per (Locrit, model), each built once.
+/// An index built once, by the first search that needs it.
+type LazyIndex = Arc<OnceCell<Arc<AnnIndex>>>;
+
+/// The ANN indexes, one per (Locrit, model).
 #[derive(Default)]
 pub(crate) struct SearchState {
-    indexes: Mutex<HashMap<(Uuid, String), Arc<OnceCell<Arc<AnnIndex>>>>>,
+    indexes: Mutex<HashMap<(Uuid, String), LazyIndex>>,
 }
 
 impl Core {
@@ -278,10 +281,12 @@ impl Core {
         let index = cell
             .get_or_try_init(|| async {
                 built_now = true;
+                let read_at = Utc::now();
                 let vectors = self.store.embeddings(locrit_id, model, None).await?;
                 let index = tokio::task::spawn_blocking(move || {
                     let index = AnnIndex::new(vectors.len());
                     index.add(vectors);
+                    index.read_done(read_at);
                     Arc::new(index)
                 })
                 .await
@@ -291,13 +296,21 @@ impl Core {
             .await?
             .clone();
         if !built_now {
-            let since = index.catch_up_since();
-            let fresh = self.store.embeddings(locrit_id, model, since).await?;
-            if !fresh.is_empty() {
-                let index = index.clone();
-                tokio::task::spawn_blocking(move || index.add(fresh))
-                    .await
-                    .expect("adding to the index does not panic");
+            let read_at = Utc::now();
+            let fresh = self
+                .store
+                .embeddings(locrit_id, model, index.catch_up_since())
+                .await?;
+            if fresh.is_empty() {
+                index.read_done(read_at);
+            } else {
+                let caught_up = index.clone();
+                tokio::task::spawn_blocking(move || {
+                    caught_up.add(fresh);
+                    caught_up.read_done(read_at);
+                })
+                .await
+                .expect("adding to the index does not panic");
             }
         }
         Ok(index)
