@@ -2,6 +2,7 @@
 //! the CLI call these operations; none of them talks to the store on its own.
 
 mod archive;
+mod backends;
 pub mod chat;
 mod client_conversations;
 mod config;
@@ -20,6 +21,7 @@ use std::sync::Arc;
 use locrit_store::Store;
 
 pub use archive::{ARCHIVE_FORMAT, ARCHIVE_VERSION, ArchiveCounts, ImportOptions};
+pub use backends::DefaultEngine;
 pub use client_conversations::{ClientChat, ClientMessage, ClientTurn};
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
@@ -37,6 +39,7 @@ pub struct Core {
     config_cache: Arc<config::ConfigCache>,
     jobs: Arc<jobs::JobsState>,
     search: Arc<search::SearchState>,
+    embedded: Arc<backends::EmbeddedState>,
 }
 
 impl Core {
@@ -48,6 +51,7 @@ impl Core {
             config_cache: Arc::default(),
             jobs: Arc::default(),
             search: Arc::default(),
+            embedded: Arc::default(),
         }
     }
 

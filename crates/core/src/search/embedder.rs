@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use locrit_domain::Locrit;
-use locrit_llm::{LlmBackend, OllamaClient, Timeouts};
+use locrit_llm::{LlmBackend, Timeouts};
 use locrit_store::{EmbedTask, NewEmbedding};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
@@ -127,7 +127,9 @@ impl Core {
                         .get(&locrit.id)
                         .map_or(FIRST_RETRY, |(_, d)| (*d * 2).min(LAST_RETRY));
                     tracing::warn!(locrit = %locrit.name, %error, ?delay, "embedding failed; will retry");
-                    progress.retry.insert(locrit.id, (Instant::now() + delay, delay));
+                    progress
+                        .retry
+                        .insert(locrit.id, (Instant::now() + delay, delay));
                 }
             }
         }
@@ -142,13 +144,15 @@ impl Core {
         since: Option<DateTime<Utc>>,
     ) -> Result<()> {
         let (url, _) = self.embedding_target(locrit).await?;
-        let client = OllamaClient::new(
-            &url,
-            Timeouts {
-                request: EMBED_TIMEOUT,
-                ..Timeouts::default()
-            },
-        );
+        let client = self
+            .llm_backend(
+                &url,
+                Timeouts {
+                    request: EMBED_TIMEOUT,
+                    ..Timeouts::default()
+                },
+            )
+            .await;
         loop {
             let tasks = self
                 .store
@@ -157,7 +161,7 @@ impl Core {
             if tasks.is_empty() {
                 return Ok(());
             }
-            let vectors = embed(&client, model, &tasks).await?;
+            let vectors = embed(&*client, model, &tasks).await?;
             let embeddings: Vec<NewEmbedding> = tasks
                 .into_iter()
                 .zip(vectors)
@@ -174,7 +178,7 @@ impl Core {
 
 /// The tasks' vectors, in order; a blank text gets an empty vector (stored, so it
 /// leaves the work list, and never indexed).
-async fn embed(client: &OllamaClient, model: &str, tasks: &[EmbedTask]) -> Result<Vec<Vec<f32>>> {
+async fn embed(client: &dyn LlmBackend, model: &str, tasks: &[EmbedTask]) -> Result<Vec<Vec<f32>>> {
     let inputs: Vec<String> = tasks
         .iter()
         .filter(|t| !t.content.trim().is_empty())

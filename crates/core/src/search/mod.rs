@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use locrit_domain::{Locrit, MemoryService, Role, ValidationError};
-use locrit_llm::{LlmBackend, OllamaClient, Timeouts};
+use locrit_llm::Timeouts;
 use locrit_store::{ItemRef, KeywordQuery, SearchItem, query_terms};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
@@ -159,8 +159,8 @@ impl Core {
             SearchMode::Semantic => semantic,
             SearchMode::Hybrid => fuse(keyword, semantic),
         };
-        let next_offset =
-            (ranked.len() > (query.offset + query.limit) as usize).then_some(query.offset + query.limit);
+        let next_offset = (ranked.len() > (query.offset + query.limit) as usize)
+            .then_some(query.offset + query.limit);
         let hits = ranked
             .into_iter()
             .skip(query.offset as usize)
@@ -199,15 +199,20 @@ impl Core {
             reason: None,
             indexed: 0,
         };
-        let client = OllamaClient::new(
-            &url,
-            Timeouts {
-                connect: QUERY_EMBED_TIMEOUT,
-                request: QUERY_EMBED_TIMEOUT,
-                ..Timeouts::default()
-            },
-        );
-        let vector = match client.embed(&model, std::slice::from_ref(&query.text)).await {
+        let client = self
+            .llm_backend(
+                &url,
+                Timeouts {
+                    connect: QUERY_EMBED_TIMEOUT,
+                    request: QUERY_EMBED_TIMEOUT,
+                    ..Timeouts::default()
+                },
+            )
+            .await;
+        let vector = match client
+            .embed(&model, std::slice::from_ref(&query.text))
+            .await
+        {
             Ok(mut vectors) if !vectors.is_empty() => vectors.swap_remove(0),
             Ok(_) => {
                 status.reason = Some(format!("{url} returned no embedding"));
@@ -300,25 +305,22 @@ impl Core {
         Ok(index)
     }
 
-    /// The Ollama server and model that embed a Locrit's texts: its own server (the
-    /// global one if it has none) and the server-wide embedding model.
+    /// The server and model that embed a Locrit's texts: its own server (the global
+    /// one if it has none) and the server-wide embedding model (the embedded engine's
+    /// own, for a Locrit on it).
     async fn embedding_target(&self, locrit: &Locrit) -> Result<(String, String)> {
         let config = self.global_config().await?;
-        let url = locrit
-            .ollama_url
-            .clone()
-            .unwrap_or(config.ollama.base_url);
-        Ok((url, config.ollama.embedding_model))
+        let url = locrit.ollama_url.clone().unwrap_or(config.ollama.base_url);
+        let model = Self::embedding_model_for(&url, config.ollama.embedding_model);
+        Ok((url, model))
     }
 }
 
 fn validate(query: &SearchQuery) -> Result<()> {
     if query.limit == 0 || query.limit > MAX_SEARCH_LIMIT {
-        return Err(ValidationError::new(
-            "limit",
-            format!("must be from 1 to {MAX_SEARCH_LIMIT}"),
-        )
-        .into());
+        return Err(
+            ValidationError::new("limit", format!("must be from 1 to {MAX_SEARCH_LIMIT}")).into(),
+        );
     }
     if query.offset + query.limit > MAX_SEARCH_DEPTH {
         return Err(ValidationError::new(
