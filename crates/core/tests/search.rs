@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use locrit_core::chat::{SessionTarget, TurnRequest};
 use locrit_core::search::{ItemKind, SearchMode, SearchQuery, SearchResults};
 use locrit_core::{Core, GlobalConfigChanges, NewSessionSpec};
-use locrit_domain::NewSession;
 use locrit_domain::{Caller, Locrit, NewLocrit, NewMemory, NewMessage, SessionKind};
+use locrit_domain::NewSession;
 use locrit_store::StoreConfig;
 use locrit_testkit::{Endpoint, FakeFailure, FakeOllama, Reply, TestDatabase};
 use serde_json::json;
@@ -25,11 +25,7 @@ struct Setup {
 
 async fn setup() -> Setup {
     let db = TestDatabase::sqlite();
-    let core = Core::new(
-        locrit_store::open(&StoreConfig::new(db.url()))
-            .await
-            .unwrap(),
-    );
+    let core = Core::new(locrit_store::open(&StoreConfig::new(db.url())).await.unwrap());
     let ollama = FakeOllama::builder()
         .model(EMBEDDER, None)
         .embed_dim(64)
@@ -271,12 +267,7 @@ async fn semantic_and_hybrid_search_rank_by_meaning() {
     // No row has every word: keyword search finds nothing, semantic search finds the
     // closest texts, and hybrid search keeps them.
     let text = "the cat on a mat";
-    assert!(
-        search(&setup, text, SearchMode::Keyword)
-            .await
-            .hits
-            .is_empty()
-    );
+    assert!(search(&setup, text, SearchMode::Keyword).await.hits.is_empty());
     let semantic = search(&setup, text, SearchMode::Semantic).await;
     assert_eq!(semantic.semantic.as_ref().unwrap().indexed, 4);
     assert_eq!(contents(&semantic)[0], "the cat sat on the mat");
@@ -348,10 +339,7 @@ async fn keyword_search_goes_on_when_no_embedding_model_answers() {
     let semantic = results.semantic.unwrap();
     assert!(!semantic.available);
     let reason = semantic.reason.unwrap();
-    assert!(
-        reason.contains(EMBEDDER) && reason.contains("not found"),
-        "{reason}"
-    );
+    assert!(reason.contains(EMBEDDER) && reason.contains("not found"), "{reason}");
 
     // A server that is not there at all.
     let down = setup
@@ -389,9 +377,10 @@ async fn keyword_search_goes_on_when_no_embedding_model_answers() {
 async fn the_worker_backs_off_while_the_embedding_server_fails_then_catches_up() {
     let setup = setup().await;
     store_messages(&setup, "s", &["one", "two"]).await;
-    setup
-        .ollama
-        .fail_always_on(Endpoint::Embed, FakeFailure::Http(503, "overloaded".into()));
+    setup.ollama.fail_always_on(
+        Endpoint::Embed,
+        FakeFailure::Http(503, "overloaded".into()),
+    );
     let worker = setup.core.spawn_embedder();
     tokio::time::sleep(Duration::from_millis(3500)).await;
     // Retries after 1 s, then 2 s: a handful of requests, not a busy loop.

@@ -734,12 +734,7 @@ async fn search_ranks_matching_messages() {
     // The fake Ollama has no embedding model: keyword search alone, and why.
     assert_eq!(body["mode"], "hybrid");
     assert_eq!(body["semantic"]["available"], false);
-    assert!(
-        body["semantic"]["reason"]
-            .as_str()
-            .unwrap()
-            .contains("not found")
-    );
+    assert!(body["semantic"]["reason"].as_str().unwrap().contains("not found"));
     let (_, body) = server.get(&mem("/search?q=TEA&limit=1")).await;
     assert_eq!(contents(&body["results"]), ["tea, TEA time"]);
     let (_, body) = server.get(&mem("/search?q=absent")).await;

@@ -239,12 +239,7 @@ async fn original_search_route_answers_get_and_post_in_its_shape() {
     let first = &posted["results"][0];
     assert_eq!(first["content"], "<b>tea</b> & scones, with more tea");
     assert_eq!(first["session_id"], "morning");
-    assert!(
-        first["snippet"]
-            .as_str()
-            .unwrap()
-            .starts_with("&lt;b&gt;<mark>tea</mark>")
-    );
+    assert!(first["snippet"].as_str().unwrap().starts_with("&lt;b&gt;<mark>tea</mark>"));
     assert!(first["similarity_score"].is_number());
     assert_eq!(posted["semantic"]["available"], false);
 
@@ -258,12 +253,7 @@ async fn original_search_route_answers_get_and_post_in_its_shape() {
         server.post(&path, json!({"limit": 2})).await,
         server.post(&path, json!({"q": "tea", "limit": "x"})).await,
         server
-            .send_raw(
-                reqwest::Method::POST,
-                &path,
-                "application/json",
-                "{not json",
-            )
+            .send_raw(reqwest::Method::POST, &path, "application/json", "{not json")
             .await,
     ] {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");

@@ -22,11 +22,11 @@ use uuid::Uuid;
 
 pub use backup::backup;
 pub use error::StoreError;
-pub use open::{PostgresStore, SqliteStore, SqliteSync, StoreConfig, open};
 pub use search::{
     EmbedTask, ItemKind, ItemRef, KeywordQuery, Kinds, MAX_QUERY_TERMS, NewEmbedding, SearchFilter,
     SearchItem, SearchStore, StoredVector, query_terms,
 };
+pub use open::{PostgresStore, SqliteStore, SqliteSync, StoreConfig, open};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 

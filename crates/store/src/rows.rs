@@ -241,10 +241,7 @@ pub(crate) fn enum_text<T: serde::Serialize>(value: &T) -> String {
     }
 }
 
-pub(crate) fn parse_text<T: serde::de::DeserializeOwned>(
-    text: &str,
-    column: &str,
-) -> Result<T, StoreError> {
+pub(crate) fn parse_text<T: serde::de::DeserializeOwned>(text: &str, column: &str) -> Result<T, StoreError> {
     serde_json::from_value(Value::String(text.to_owned())).map_err(|_| corrupt(column, text))
 }
 

@@ -139,10 +139,7 @@ pub fn query_terms(text: &str) -> Vec<String> {
             continue;
         }
         let word: String = word.chars().take(MAX_TERM_CHARS).collect();
-        if !terms
-            .iter()
-            .any(|t| t.to_lowercase() == word.to_lowercase())
-        {
+        if !terms.iter().any(|t| t.to_lowercase() == word.to_lowercase()) {
             terms.push(word);
         }
         if terms.len() == MAX_QUERY_TERMS {
@@ -157,11 +154,8 @@ pub fn query_terms(text: &str) -> Vec<String> {
 pub trait SearchStore: Send + Sync {
     /// The Locrit's messages and memories that match `query.terms`, best first.
     /// No terms: no hits.
-    async fn keyword_search(
-        &self,
-        locrit_id: Uuid,
-        query: &KeywordQuery,
-    ) -> Result<Vec<SearchItem>>;
+    async fn keyword_search(&self, locrit_id: Uuid, query: &KeywordQuery)
+    -> Result<Vec<SearchItem>>;
 
     /// These items of the Locrit that pass the filter (in no particular order); deleted
     /// ones are left out.
@@ -240,10 +234,13 @@ pub(crate) fn union_of_kinds(
     messages: impl FnOnce() -> String,
     memories: impl FnOnce() -> String,
 ) -> Option<String> {
-    let parts: Vec<String> = [kinds.messages.then(messages), kinds.memories.then(memories)]
-        .into_iter()
-        .flatten()
-        .collect();
+    let parts: Vec<String> = [
+        kinds.messages.then(messages),
+        kinds.memories.then(memories),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     (!parts.is_empty()).then(|| parts.join(" UNION ALL "))
 }
 

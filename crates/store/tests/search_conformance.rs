@@ -127,19 +127,13 @@ mod cases {
         assert!(hits[0].content.starts_with("My cat sleeps"));
         assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
         assert!(hits.iter().all(|h| h.locrit_id == pixie.id));
-        let long = hits
-            .iter()
-            .position(|h| h.content.starts_with("A long"))
-            .unwrap();
+        let long = hits.iter().position(|h| h.content.starts_with("A long")).unwrap();
         assert_eq!(long, 3, "the long answer ranks last");
         let message = &hits[0];
         assert_eq!(message.item.kind, ItemKind::Message);
         assert_eq!(message.session_key.as_deref(), Some("morning"));
         assert_eq!(message.role, Some(Role::User));
-        let tom = hits
-            .iter()
-            .find(|h| h.item.kind == ItemKind::Memory)
-            .unwrap();
+        let tom = hits.iter().find(|h| h.item.kind == ItemKind::Memory).unwrap();
         assert_eq!(tom.session_key, None);
         assert_eq!(tom.role, None);
 
@@ -166,10 +160,7 @@ mod cases {
             },
             ..query("cat")
         };
-        assert_eq!(
-            found(&store, pixie.id, &in_session("evening")).await.len(),
-            1
-        );
+        assert_eq!(found(&store, pixie.id, &in_session("evening")).await.len(), 1);
         assert_eq!(found(&store, pixie.id, &in_session("nope")).await.len(), 0);
         let by_assistant = KeywordQuery {
             filter: SearchFilter {
@@ -300,10 +291,7 @@ mod cases {
             &store,
             &pixie,
             "s",
-            &[
-                (Role::User, "pineapple pizza"),
-                (Role::User, "banana bread"),
-            ],
+            &[(Role::User, "pineapple pizza"), (Role::User, "banana bread")],
         )
         .await;
         let (doomed_session, _) =
@@ -321,22 +309,13 @@ mod cases {
             .await
             .unwrap()
             .unwrap();
-        assert!(
-            found(&store, pixie.id, &query("pineapple"))
-                .await
-                .is_empty()
-        );
+        assert!(found(&store, pixie.id, &query("pineapple")).await.is_empty());
         assert_eq!(
             found(&store, pixie.id, &query("mango")).await,
             ["mango salad"]
         );
 
-        assert!(
-            store
-                .delete_message(pixie.id, messages[1].id)
-                .await
-                .unwrap()
-        );
+        assert!(store.delete_message(pixie.id, messages[1].id).await.unwrap());
         assert!(store.delete_session(doomed_session).await.unwrap());
         store
             .set_session_status(hidden_session, SessionStatus::Deleted)
@@ -363,10 +342,7 @@ mod cases {
             &[(Role::User, "first"), (Role::Assistant, "second")],
         )
         .await;
-        let remembered = store
-            .insert_memory(pixie.id, &memory("third"))
-            .await
-            .unwrap();
+        let remembered = store.insert_memory(pixie.id, &memory("third")).await.unwrap();
 
         let backlog = store
             .embedding_backlog(pixie.id, "m1", None, 10)
@@ -382,20 +358,14 @@ mod cases {
             })
             .collect();
         assert_eq!(store.put_embeddings("m1", &embedded).await.unwrap(), 3);
-        assert!(
-            store
-                .embedding_backlog(pixie.id, "m1", None, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(store
+            .embedding_backlog(pixie.id, "m1", None, 10)
+            .await
+            .unwrap()
+            .is_empty());
         // Another model has its own vectors.
         assert_eq!(
-            store
-                .embedding_backlog(pixie.id, "m2", None, 10)
-                .await
-                .unwrap()
-                .len(),
+            store.embedding_backlog(pixie.id, "m2", None, 10).await.unwrap().len(),
             3
         );
         let stored = store.embeddings(pixie.id, "m1", None).await.unwrap();
@@ -404,15 +374,16 @@ mod cases {
             .iter()
             .find(|e| e.task.item.id == messages[0].id)
             .unwrap();
-        let first_stored = stored.iter().find(|s| s.item.id == messages[0].id).unwrap();
+        let first_stored = stored
+            .iter()
+            .find(|s| s.item.id == messages[0].id)
+            .unwrap();
         assert_eq!(first_stored.vector, first.vector);
-        assert!(
-            store
-                .embeddings(pixie.id, "m1", Some(Utc::now() + Duration::hours(1)))
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(store
+            .embeddings(pixie.id, "m1", Some(Utc::now() + Duration::hours(1)))
+            .await
+            .unwrap()
+            .is_empty());
 
         // An edit drops the stale vector; a vector computed from the old text is refused.
         store
@@ -425,10 +396,7 @@ mod cases {
             .unwrap();
         assert_eq!(backlog.len(), 1);
         assert_eq!(backlog[0].content, "first, edited");
-        assert_eq!(
-            store.put_embeddings("m1", &[first.clone()]).await.unwrap(),
-            0
-        );
+        assert_eq!(store.put_embeddings("m1", &[first.clone()]).await.unwrap(), 0);
         let items = [
             ItemRef {
                 kind: ItemKind::Message,
@@ -445,17 +413,8 @@ mod cases {
 
         // Deletes take the vectors with them.
         store.delete_memory(pixie.id, remembered.id).await.unwrap();
-        store
-            .delete_message(pixie.id, messages[1].id)
-            .await
-            .unwrap();
-        assert!(
-            store
-                .embeddings(pixie.id, "m1", None)
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        store.delete_message(pixie.id, messages[1].id).await.unwrap();
+        assert!(store.embeddings(pixie.id, "m1", None).await.unwrap().is_empty());
         let task = EmbedTask {
             item: items[1],
             locrit_id: pixie.id,
@@ -477,10 +436,7 @@ mod cases {
             &[(Role::User, "hello"), (Role::Assistant, "hi")],
         )
         .await;
-        let remembered = store
-            .insert_memory(pixie.id, &memory("fact"))
-            .await
-            .unwrap();
+        let remembered = store.insert_memory(pixie.id, &memory("fact")).await.unwrap();
         let refs = vec![
             ItemRef {
                 kind: ItemKind::Message,
@@ -525,20 +481,16 @@ mod cases {
         assert_eq!(facts.len(), 1);
         assert_eq!(facts[0].content, "fact");
         let other = new_locrit(&store, "Other").await;
-        assert!(
-            store
-                .search_items(other.id, &refs, &SearchFilter::default())
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert!(
-            store
-                .search_items(pixie.id, &[], &SearchFilter::default())
-                .await
-                .unwrap()
-                .is_empty()
-        );
+        assert!(store
+            .search_items(other.id, &refs, &SearchFilter::default())
+            .await
+            .unwrap()
+            .is_empty());
+        assert!(store
+            .search_items(pixie.id, &[], &SearchFilter::default())
+            .await
+            .unwrap()
+            .is_empty());
     }
 }
 
@@ -550,10 +502,7 @@ async fn sqlite_migration_indexes_existing_rows() {
     let store = open(&db).await;
     let pixie = new_locrit(&store, "Pixie").await;
     session_with(&store, &pixie, "s", &[(Role::User, "an old message")]).await;
-    store
-        .insert_memory(pixie.id, &memory("an old memory"))
-        .await
-        .unwrap();
+    store.insert_memory(pixie.id, &memory("an old memory")).await.unwrap();
     drop(store);
     let undo = "DROP TRIGGER messages_search_insert; DROP TRIGGER messages_search_delete; \
         DROP TRIGGER messages_search_update; DROP TRIGGER memories_search_insert; \

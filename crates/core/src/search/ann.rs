@@ -135,8 +135,7 @@ pub(crate) fn normalised(mut vector: Vec<f32>) -> Option<Vec<f32>> {
 /// Cosine similarity of two vectors of one length (0 when either is zero).
 pub(crate) fn cosine(a: &[f32], b: &[f32]) -> f32 {
     let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norms =
-        a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let norms = a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norms == 0.0 { 0.0 } else { dot / norms }
 }
 
@@ -155,9 +154,7 @@ mod tests {
             seed ^= seed << 17;
             (seed % 20_000) as f32 / 10_000.0 - 1.0
         };
-        (0..count)
-            .map(|_| (0..dim).map(|_| next()).collect())
-            .collect()
+        (0..count).map(|_| (0..dim).map(|_| next()).collect()).collect()
     }
 
     #[test]
@@ -224,9 +221,6 @@ mod tests {
         assert_eq!(index.nearest(&[0.0, 2.0], 1), [item]);
         assert!(index.nearest(&[0.0, 0.0], 1).is_empty());
         assert!(index.nearest(&[1.0, 0.0, 0.0], 1).is_empty());
-        assert_eq!(
-            index.catch_up_since(),
-            Some(at + Duration::seconds(1) - Duration::seconds(60))
-        );
+        assert_eq!(index.catch_up_since(), Some(at + Duration::seconds(1) - Duration::seconds(60)));
     }
 }

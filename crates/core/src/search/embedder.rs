@@ -127,9 +127,7 @@ impl Core {
                         .get(&locrit.id)
                         .map_or(FIRST_RETRY, |(_, d)| (*d * 2).min(LAST_RETRY));
                     tracing::warn!(locrit = %locrit.name, %error, ?delay, "embedding failed; will retry");
-                    progress
-                        .retry
-                        .insert(locrit.id, (Instant::now() + delay, delay));
+                    progress.retry.insert(locrit.id, (Instant::now() + delay, delay));
                 }
             }
         }

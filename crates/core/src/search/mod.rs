@@ -159,8 +159,8 @@ impl Core {
             SearchMode::Semantic => semantic,
             SearchMode::Hybrid => fuse(keyword, semantic),
         };
-        let next_offset = (ranked.len() > (query.offset + query.limit) as usize)
-            .then_some(query.offset + query.limit);
+        let next_offset =
+            (ranked.len() > (query.offset + query.limit) as usize).then_some(query.offset + query.limit);
         let hits = ranked
             .into_iter()
             .skip(query.offset as usize)
@@ -209,10 +209,7 @@ impl Core {
                 },
             )
             .await;
-        let vector = match client
-            .embed(&model, std::slice::from_ref(&query.text))
-            .await
-        {
+        let vector = match client.embed(&model, std::slice::from_ref(&query.text)).await {
             Ok(mut vectors) if !vectors.is_empty() => vectors.swap_remove(0),
             Ok(_) => {
                 status.reason = Some(format!("{url} returned no embedding"));
@@ -310,7 +307,10 @@ impl Core {
     /// own, for a Locrit on it).
     async fn embedding_target(&self, locrit: &Locrit) -> Result<(String, String)> {
         let config = self.global_config().await?;
-        let url = locrit.ollama_url.clone().unwrap_or(config.ollama.base_url);
+        let url = locrit
+            .ollama_url
+            .clone()
+            .unwrap_or(config.ollama.base_url);
         let model = Self::embedding_model_for(&url, config.ollama.embedding_model);
         Ok((url, model))
     }
@@ -318,9 +318,11 @@ impl Core {
 
 fn validate(query: &SearchQuery) -> Result<()> {
     if query.limit == 0 || query.limit > MAX_SEARCH_LIMIT {
-        return Err(
-            ValidationError::new("limit", format!("must be from 1 to {MAX_SEARCH_LIMIT}")).into(),
-        );
+        return Err(ValidationError::new(
+            "limit",
+            format!("must be from 1 to {MAX_SEARCH_LIMIT}"),
+        )
+        .into());
     }
     if query.offset + query.limit > MAX_SEARCH_DEPTH {
         return Err(ValidationError::new(

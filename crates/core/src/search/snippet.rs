@@ -30,11 +30,7 @@ pub(crate) fn snippet(text: &str, terms: &[String]) -> String {
     let first = first_hit.saturating_sub(WORDS_BEFORE);
     let last = (first + WORDS_IN_SNIPPET).min(words.len());
     let start = if first == 0 { 0 } else { words[first].0 };
-    let end = if last == words.len() {
-        text.len()
-    } else {
-        words[last - 1].1
-    };
+    let end = if last == words.len() { text.len() } else { words[last - 1].1 };
     let mut html = String::with_capacity(end - start + 16);
     if start > 0 {
         html.push('…');
@@ -104,10 +100,7 @@ mod tests {
             snippet("Un Été à Paris, l'ete dernier", &terms(&["ete"])),
             "Un <mark>Été</mark> à Paris, l&#39;<mark>ete</mark> dernier"
         );
-        assert_eq!(
-            snippet("nothing matches", &terms(&["cat"])),
-            "nothing matches"
-        );
+        assert_eq!(snippet("nothing matches", &terms(&["cat"])), "nothing matches");
         assert_eq!(snippet("", &terms(&["cat"])), "");
     }
 
@@ -120,12 +113,7 @@ mod tests {
             "&lt;<mark>script</mark>&gt;alert(&#39;x&#39;)&lt;/<mark>script</mark>&gt; &amp; \
              &lt;b&gt;<mark>cat</mark>&lt;/b&gt;"
         );
-        assert!(
-            !html
-                .replace("<mark>", "")
-                .replace("</mark>", "")
-                .contains('<')
-        );
+        assert!(!html.replace("<mark>", "").replace("</mark>", "").contains('<'));
     }
 
     #[test]

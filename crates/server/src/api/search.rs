@@ -85,10 +85,10 @@ pub async fn search(
     };
     let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_SEARCH_LIMIT {
-        return Err(ApiError::bad_request(format!(
-            "limit must be between 1 and {MAX_SEARCH_LIMIT}"
-        ))
-        .with_field("limit"));
+        return Err(
+            ApiError::bad_request(format!("limit must be between 1 and {MAX_SEARCH_LIMIT}"))
+                .with_field("limit"),
+        );
     }
     let query = SearchQuery {
         text: params.q,

@@ -48,10 +48,7 @@ pub(super) fn routes() -> Router<Core> {
     let at = |path: &str| format!("{BASE}{path}");
     Router::new()
         .route(&at("/summary"), get(summary))
-        .route(
-            &at("/search"),
-            get(search::search_get).post(search::search_post),
-        )
+        .route(&at("/search"), get(search::search_get).post(search::search_post))
         .route(&at("/stats"), get(stats))
         .route(&at("/sessions"), get(records::sessions))
         .route(

@@ -7,9 +7,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use locrit_core::search::{Kinds, SearchFilter, SearchMode, SearchQuery};
 use locrit_core::{Core, Error};
 use locrit_domain::Locrit;
+use locrit_core::search::{Kinds, SearchFilter, SearchMode, SearchQuery};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
