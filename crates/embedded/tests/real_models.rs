@@ -273,7 +273,7 @@ async fn batching_does_not_change_a_vector() {
     let short = "Cats sleep a lot.".to_string();
     let long = "A much longer sentence that makes the batch pad the short one.".to_string();
     let alone = embedder
-        .embed(EMBEDDING_MODEL.name, &[short.clone()])
+        .embed(EMBEDDING_MODEL.name, std::slice::from_ref(&short))
         .await
         .unwrap();
     let batched = embedder
