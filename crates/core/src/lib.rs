@@ -3,6 +3,7 @@
 
 mod activity;
 mod archive;
+mod backends;
 pub mod chat;
 mod client_conversations;
 mod config;
@@ -22,6 +23,7 @@ use locrit_store::Store;
 
 pub use activity::{DayActivity, MAX_ACTIVITY_DAYS};
 pub use archive::{ARCHIVE_FORMAT, ARCHIVE_VERSION, ArchiveCounts, ImportOptions};
+pub use backends::DefaultEngine;
 pub use client_conversations::{ClientChat, ClientMessage, ClientTurn};
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
 pub use error::{Error, Result};
@@ -39,6 +41,7 @@ pub struct Core {
     config_cache: Arc<config::ConfigCache>,
     jobs: Arc<jobs::JobsState>,
     search: Arc<search::SearchState>,
+    embedded: Arc<backends::EmbeddedState>,
 }
 
 impl Core {
@@ -50,6 +53,7 @@ impl Core {
             config_cache: Arc::default(),
             jobs: Arc::default(),
             search: Arc::default(),
+            embedded: Arc::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Managing Locrits: create, read, update (rename and activation included), delete.
 
-use locrit_domain::{Locrit, LocritPatch, NewLocrit};
+use locrit_domain::{EMBEDDED_ENGINE, Locrit, LocritPatch, NewLocrit};
+use locrit_embedded::CHAT_MODEL;
 use locrit_store::StoreError;
 use uuid::Uuid;
 
@@ -8,8 +9,14 @@ use crate::{Core, Error, Result};
 
 impl Core {
     /// Creates a Locrit. A name already taken is a `Conflict`, even when two requests race.
-    pub async fn create_locrit(&self, new: NewLocrit) -> Result<Locrit> {
-        let default_url = self.global_config().await?.ollama.base_url;
+    /// One that names no server gets the default engine: see [`Core::choose_default_engine`].
+    pub async fn create_locrit(&self, mut new: NewLocrit) -> Result<Locrit> {
+        let mut default_url = self.global_config().await?.ollama.base_url;
+        if new.ollama_url.is_none() && self.embedded_by_default() {
+            // The embedded engine runs one chat model: the only one such a Locrit can use.
+            default_url = EMBEDDED_ENGINE.to_owned();
+            new.ollama_model = CHAT_MODEL.name.to_owned();
+        }
         let locrit = new.into_locrit(&default_url)?;
         self.insert_locrit(&locrit).await?;
         Ok(locrit)

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use locrit_llm::{LlmBackend, LlmError, ModelInfo, OllamaClient, Timeouts};
+use locrit_llm::{LlmError, ModelInfo, Timeouts};
 
 use crate::Core;
 
@@ -10,14 +10,14 @@ use crate::Core;
 const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Core {
-    /// The models of the Ollama server at `url`, by name.
+    /// The models of the Ollama server at `url` (or of the embedded engine), by name.
     pub async fn ollama_models(&self, url: &str) -> Result<Vec<ModelInfo>, LlmError> {
         let timeouts = Timeouts {
             connect: PROBE_TIMEOUT,
             request: PROBE_TIMEOUT,
             ..Timeouts::default()
         };
-        let mut models = OllamaClient::new(url, timeouts).list_models().await?;
+        let mut models = self.llm_backend(url, timeouts).await.list_models().await?;
         models.sort_by(|a, b| a.name.cmp(&b.name));
         Ok(models)
     }

@@ -16,8 +16,8 @@ pub use error::ValidationError;
 pub use ids::{MAX_ID_BYTES, validate_client_id};
 pub use job::{Job, JobStatus, NewJob};
 pub use locrit::{
-    AccessTo, DEFAULT_PERSONA, Locrit, LocritPatch, MemoryService, NewLocrit, OpenTo, PublicPage,
-    validate_locrit_name,
+    AccessTo, DEFAULT_PERSONA, EMBEDDED_ENGINE, Locrit, LocritPatch, MemoryService, NewLocrit,
+    OpenTo, PublicPage, validate_locrit_name,
 };
 pub use memory::{Concept, Memory, NewMemory};
 pub use policy::{Caller, Denied, OtherSessions, RecallScope, may_chat, recall_scope};

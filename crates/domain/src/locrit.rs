@@ -8,6 +8,10 @@ use crate::{ValidationError, now};
 
 /// The original's persona line. `{name}` and `{description}` are filled in per turn, so a
 /// rename or a new description takes effect at once.
+/// The `ollama_url` of a Locrit served by the embedded engine (models run in
+/// process, no Ollama server).
+pub const EMBEDDED_ENGINE: &str = "embedded";
+
 pub const DEFAULT_PERSONA: &str = "Tu es {name}, un Locrit. {description}";
 
 const MAX_NAME_CHARS: usize = 128;
@@ -284,6 +288,9 @@ fn validate_ollama_url(url: Option<&str>) -> Result<Option<String>, ValidationEr
     let Some(url) = url.map(str::trim).filter(|u| !u.is_empty()) else {
         return Ok(None);
     };
+    if url == EMBEDDED_ENGINE {
+        return Ok(Some(url.to_owned()));
+    }
     let rest = url
         .strip_prefix("http://")
         .or_else(|| url.strip_prefix("https://"));
@@ -293,7 +300,7 @@ fn validate_ollama_url(url: Option<&str>) -> Result<Option<String>, ValidationEr
         }
         _ => Err(ValidationError::new(
             "ollama_url",
-            "must be an http:// or https:// URL",
+            "must be an http:// or https:// URL, or `embedded`",
         )),
     }
 }
@@ -356,6 +363,14 @@ mod tests {
         assert_eq!(locrit.public_address, None);
         let bad: LocritPatch = serde_json::from_str(r#"{"ollama_url":"ftp://x"}"#).unwrap();
         assert_eq!(locrit.apply(bad).unwrap_err().field, "ollama_url");
+    }
+
+    #[test]
+    fn the_embedded_engine_is_a_valid_server() {
+        let locrit = new("Bob").into_locrit(EMBEDDED_ENGINE).unwrap();
+        assert_eq!(locrit.ollama_url.as_deref(), Some(EMBEDDED_ENGINE));
+        let near_miss = new("Bob").into_locrit("embedded-engine");
+        assert_eq!(near_miss.unwrap_err().field, "ollama_url");
     }
 
     #[test]

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use locrit_domain::{
     Caller, Locrit, Message, NewMessage, Role, Session, SessionKind, SessionStatus, may_chat,
 };
-use locrit_llm::{ChatOptions, ChatRequest, LlmBackend, OllamaClient, Timeouts};
+use locrit_llm::{ChatOptions, ChatRequest, LlmBackend, Timeouts};
 use locrit_store::MessagePage;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -170,9 +170,9 @@ impl Core {
             idle: Duration::from_secs(config.ollama.timeout.max(1)),
             ..Timeouts::default()
         };
-        let backend = OllamaClient::new(&url, timeouts);
+        let backend = self.llm_backend(&url, timeouts).await;
         let context = self
-            .context_length(&backend, &url, &locrit.ollama_model)
+            .context_length(&*backend, &url, &locrit.ollama_model)
             .await;
         let history = self
             .history_within(
@@ -352,7 +352,12 @@ impl Core {
 
     /// The model's context window, asked once per few minutes. Unknown on failure: the
     /// chat call that follows reports an unreachable server better.
-    async fn context_length(&self, backend: &OllamaClient, url: &str, model: &str) -> Option<u32> {
+    async fn context_length(
+        &self,
+        backend: &dyn LlmBackend,
+        url: &str,
+        model: &str,
+    ) -> Option<u32> {
         let key = (url.to_owned(), model.to_owned());
         let cached = self
             .chat

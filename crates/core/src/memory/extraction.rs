@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use locrit_domain::{Job, Locrit, MemoryService, Message, NewJob, NewMemory};
-use locrit_llm::{ChatEvent, ChatMessage, ChatOptions, ChatRequest, LlmBackend, OllamaClient};
+use locrit_llm::{ChatEvent, ChatMessage, ChatOptions, ChatRequest};
 use locrit_store::MemoryQuery;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -264,7 +264,7 @@ impl Core {
             },
             format: Some(answer_schema()),
         };
-        let backend = OllamaClient::new(url, timeouts);
+        let backend = self.llm_backend(url, timeouts).await;
         let mut stream = backend.chat(request).await.map_err(crate::Error::from)?;
         let mut text = String::new();
         while let Some(event) = stream.next().await {

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use locrit_domain::Locrit;
-use locrit_llm::{LlmBackend, OllamaClient, Timeouts};
+use locrit_llm::{LlmBackend, Timeouts};
 use locrit_store::{EmbedTask, NewEmbedding};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::task::JoinHandle;
@@ -75,8 +75,8 @@ impl Core {
                 progress.since.clear();
                 last_full_pass = Instant::now();
             }
-            if let Some(model) = &model
-                && let Err(error) = self.embedding_pass(model, &mut progress).await
+            if model.is_some()
+                && let Err(error) = self.embedding_pass(&mut progress).await
             {
                 tracing::warn!(%error, "embedding worker: pass failed");
             }
@@ -108,7 +108,7 @@ impl Core {
     }
 
     /// One pass over every Locrit not waiting for a retry.
-    async fn embedding_pass(&self, model: &str, progress: &mut Progress) -> Result<()> {
+    async fn embedding_pass(&self, progress: &mut Progress) -> Result<()> {
         let now = Instant::now();
         progress.retry.retain(|_, (at, _)| *at > now);
         for locrit in self.store.locrits().await? {
@@ -117,7 +117,7 @@ impl Core {
             }
             let started = Utc::now();
             let since = progress.since.get(&locrit.id).copied();
-            match self.embed_backlog(&locrit, model, since).await {
+            match self.embed_backlog(&locrit, since).await {
                 Ok(()) => {
                     progress.since.insert(locrit.id, started - PASS_OVERLAP);
                 }
@@ -136,21 +136,20 @@ impl Core {
         Ok(())
     }
 
-    /// Embeds the Locrit's rows lacking a vector for `model`, batch after batch.
-    async fn embed_backlog(
-        &self,
-        locrit: &Locrit,
-        model: &str,
-        since: Option<DateTime<Utc>>,
-    ) -> Result<()> {
-        let (url, _) = self.embedding_target(locrit).await?;
-        let client = OllamaClient::new(
-            &url,
-            Timeouts {
-                request: EMBED_TIMEOUT,
-                ..Timeouts::default()
-            },
-        );
+    /// Embeds the Locrit's rows lacking a vector for its embedding model, batch after
+    /// batch.
+    async fn embed_backlog(&self, locrit: &Locrit, since: Option<DateTime<Utc>>) -> Result<()> {
+        let (url, model) = self.embedding_target(locrit).await?;
+        let model = model.as_str();
+        let client = self
+            .llm_backend(
+                &url,
+                Timeouts {
+                    request: EMBED_TIMEOUT,
+                    ..Timeouts::default()
+                },
+            )
+            .await;
         loop {
             let tasks = self
                 .store
@@ -159,7 +158,7 @@ impl Core {
             if tasks.is_empty() {
                 return Ok(());
             }
-            let vectors = embed(&client, model, &tasks).await?;
+            let vectors = embed(&*client, model, &tasks).await?;
             let embeddings: Vec<NewEmbedding> = tasks
                 .into_iter()
                 .zip(vectors)
@@ -176,7 +175,7 @@ impl Core {
 
 /// The tasks' vectors, in order; a blank text gets an empty vector (stored, so it
 /// leaves the work list, and never indexed).
-async fn embed(client: &OllamaClient, model: &str, tasks: &[EmbedTask]) -> Result<Vec<Vec<f32>>> {
+async fn embed(client: &dyn LlmBackend, model: &str, tasks: &[EmbedTask]) -> Result<Vec<Vec<f32>>> {
     let inputs: Vec<String> = tasks
         .iter()
         .filter(|t| !t.content.trim().is_empty())

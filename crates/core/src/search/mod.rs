@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use locrit_domain::{Locrit, MemoryService, Role, ValidationError};
-use locrit_llm::{LlmBackend, OllamaClient, Timeouts};
+use locrit_llm::Timeouts;
 use locrit_store::{ItemRef, KeywordQuery, SearchItem, query_terms};
 use serde::{Deserialize, Serialize};
 use tokio::sync::OnceCell;
@@ -202,14 +202,16 @@ impl Core {
             reason: None,
             indexed: 0,
         };
-        let client = OllamaClient::new(
-            &url,
-            Timeouts {
-                connect: QUERY_EMBED_TIMEOUT,
-                request: QUERY_EMBED_TIMEOUT,
-                ..Timeouts::default()
-            },
-        );
+        let client = self
+            .llm_backend(
+                &url,
+                Timeouts {
+                    connect: QUERY_EMBED_TIMEOUT,
+                    request: QUERY_EMBED_TIMEOUT,
+                    ..Timeouts::default()
+                },
+            )
+            .await;
         let vector = match client
             .embed(&model, std::slice::from_ref(&query.text))
             .await
@@ -316,12 +318,14 @@ impl Core {
         Ok(index)
     }
 
-    /// The Ollama server and model that embed a Locrit's texts: its own server (the
-    /// global one if it has none) and the server-wide embedding model.
+    /// The server and model that embed a Locrit's texts: its own server (the global
+    /// one if it has none) and the server-wide embedding model (the embedded engine's
+    /// own, for a Locrit on it).
     async fn embedding_target(&self, locrit: &Locrit) -> Result<(String, String)> {
         let config = self.global_config().await?;
         let url = locrit.ollama_url.clone().unwrap_or(config.ollama.base_url);
-        Ok((url, config.ollama.embedding_model))
+        let model = Self::embedding_model_for(&url, config.ollama.embedding_model);
+        Ok((url, model))
     }
 }
 

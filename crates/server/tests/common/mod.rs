@@ -24,6 +24,14 @@ pub struct TestServer {
     db: TestDatabase,
 }
 
+/// Where the embedded engine's models are: `LOCRIT_MODELS_DIR`, else `target/models`.
+pub fn models_dir() -> std::path::PathBuf {
+    std::env::var_os("LOCRIT_MODELS_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/models"),
+        Into::into,
+    )
+}
+
 /// Jobs retried and polled fast, so a test sees a job fail for good in well under a second.
 pub fn test_job_settings() -> JobSettings {
     JobSettings {
@@ -47,7 +55,8 @@ impl TestServer {
         let store = locrit_store::open(&StoreConfig::new(db.url()))
             .await
             .expect("open the store");
-        let core = Core::new(store);
+        // The real models, if `scripts/fetch-models` put them there (loaded on first use).
+        let core = Core::new(store).with_embedded_models(models_dir());
         core.save_global_config(GlobalConfigChanges {
             ollama_base_url: Some(ollama.url()),
             ..Default::default()
