@@ -613,7 +613,15 @@ async fn a_reply_of_two_thousand_tokens_streams_whole() {
 async fn a_locrit_is_switched_off_exported_imported_and_deleted_from_my_locrits() {
     run("my-locrits", FakeOllama::start().await, |app| async move {
         app.locrit("Pixie", &app.fake.url()).await;
+        app.locrit("Tiny", "embedded").await;
         app.open("/my-locrits").await;
+        // A Locrit on the embedded engine says so; one on Ollama does not.
+        app.wait("document.querySelector('[data-locrit=Tiny] .engine')").await;
+        assert_eq!(
+            app.eval("document.querySelector('[data-locrit=Tiny] .engine')?.textContent").await,
+            "embedded model, no Ollama needed"
+        );
+        assert_eq!(app.eval("document.querySelector('[data-locrit=Pixie] .engine') === null").await, true);
         app.click("[data-locrit=Pixie] button.toggle-active").await;
         app.wait("document.querySelector('[data-locrit=Pixie] .status.off')").await;
         let found = app.api(reqwest::Method::GET, "/api/v2/locrits?name=Pixie", None).await;

@@ -76,7 +76,9 @@ function card(locrit, refresh) {
       h("h2", { text: locrit.name }),
       h("span", { class: `status ${locrit.active ? "on" : "off"}`, text: locrit.active ? t("active") : t("inactive") })),
     locrit.description ? h("p", { class: "muted", text: locrit.description }) : null,
-    h("p", { class: "model" }, h("code", { text: locrit.ollama_model || t("no_model") })),
+    h("p", { class: "model" }, h("code", { text: locrit.ollama_model || t("no_model") }),
+      // The reserved server "embedded": the model runs inside Locrit itself.
+      locrit.ollama_url === "embedded" ? h("span", { class: "badge engine", text: t("embedded_engine") }) : null),
     h("p", { class: "badges" }, badges(locrit)),
     h("div", { class: "actions" },
       h("a", { class: "button", href: `${base}/chat`, text: t("chat") }),
