@@ -108,6 +108,17 @@ impl Core {
         }
     }
 
+    /// The backend a Locrit chats through at `url`, with the server's idle timeout
+    /// (`ollama.timeout`): the one set of timeouts for turns and background chats.
+    pub(crate) async fn chat_backend(&self, url: &str) -> crate::Result<Arc<dyn LlmBackend>> {
+        let config = self.global_config().await?;
+        let timeouts = Timeouts {
+            idle: std::time::Duration::from_secs(config.ollama.timeout.max(1)),
+            ..Timeouts::default()
+        };
+        Ok(self.llm_backend(url, timeouts).await)
+    }
+
     /// The embedding model for the backend at `url`: the embedded engine has its own.
     pub(crate) fn embedding_model_for(url: &str, configured: String) -> String {
         if url == EMBEDDED_ENGINE {

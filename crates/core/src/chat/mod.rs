@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 use locrit_domain::{
     Caller, Locrit, Message, NewMessage, Role, Session, SessionKind, SessionStatus, may_chat,
 };
-use locrit_llm::{ChatOptions, ChatRequest, LlmBackend, Timeouts};
+use locrit_llm::{ChatOptions, ChatRequest, LlmBackend};
 use locrit_store::MessagePage;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -165,12 +165,7 @@ impl Core {
                 },
             )
             .await?;
-        let config = self.global_config().await?;
-        let timeouts = Timeouts {
-            idle: Duration::from_secs(config.ollama.timeout.max(1)),
-            ..Timeouts::default()
-        };
-        let backend = self.llm_backend(&url, timeouts).await;
+        let backend = self.chat_backend(&url).await?;
         let context = self
             .context_length(&*backend, &url, &locrit.ollama_model)
             .await;

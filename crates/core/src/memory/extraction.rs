@@ -5,8 +5,6 @@
 //! the job runner retries a bounded number of times and then shows as a failed job. The
 //! chat itself never waits for any of it.
 
-use std::time::Duration;
-
 use futures::StreamExt;
 use locrit_domain::{Job, Locrit, MemoryService, Message, NewJob, NewMemory};
 use locrit_llm::{ChatEvent, ChatMessage, ChatOptions, ChatRequest};
@@ -247,11 +245,6 @@ impl Core {
         if locrit.ollama_model.trim().is_empty() {
             return Err(permanent("no model is configured for this Locrit".into()));
         }
-        let config = self.global_config().await?;
-        let timeouts = locrit_llm::Timeouts {
-            idle: Duration::from_secs(config.ollama.timeout.max(1)),
-            ..locrit_llm::Timeouts::default()
-        };
         let request = ChatRequest {
             model: locrit.ollama_model.clone(),
             messages: vec![
@@ -264,7 +257,7 @@ impl Core {
             },
             format: Some(answer_schema()),
         };
-        let backend = self.llm_backend(url, timeouts).await;
+        let backend = self.chat_backend(url).await?;
         let mut stream = backend.chat(request).await.map_err(crate::Error::from)?;
         let mut text = String::new();
         while let Some(event) = stream.next().await {
