@@ -90,6 +90,8 @@ pub struct MemoryQuery {
     pub limit: Option<u32>,
     /// Only memories still believed: not superseded, not invalidated.
     pub current_only: bool,
+    /// Only pinned memories.
+    pub pinned_only: bool,
 }
 
 /// A page of jobs, newest first.

@@ -609,12 +609,14 @@ macro_rules! impl_store {
                 let sql = $crate::sql::select_memories(
                     "WHERE locrit_id = $1 AND ($2 IS NULL OR id < $2) \
                      AND ($3 = FALSE OR (superseded_by IS NULL AND invalidated_at IS NULL)) \
-                     ORDER BY id DESC LIMIT $4",
+                     AND ($4 = FALSE OR pinned = TRUE) \
+                     ORDER BY id DESC LIMIT $5",
                 );
                 let rows: Vec<MemoryRow> = sqlx::query_as(&sql)
                     .bind(locrit_id)
                     .bind(query.before)
                     .bind(query.current_only)
+                    .bind(query.pinned_only)
                     .bind(query.limit.map_or(i64::MAX, i64::from))
                     .fetch_all(&self.pool)
                     .await?;

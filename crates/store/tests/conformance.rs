@@ -712,6 +712,23 @@ mod cases {
             6,
             "the superseded one is left out"
         );
+        let old = next.iter().find(|m| m.content == "fact 0").unwrap();
+        let pin = MemoryChanges {
+            pinned: Some(true),
+            ..MemoryChanges::default()
+        };
+        store.update_memory(bob.id, old.id, &pin).await.unwrap();
+        let pinned = MemoryQuery {
+            pinned_only: true,
+            limit: Some(1),
+            ..MemoryQuery::default()
+        };
+        let found = store.memories(bob.id, &pinned).await.unwrap();
+        assert_eq!(
+            found.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+            ["fact 0"],
+            "an old pinned memory is found past newer unpinned ones"
+        );
     }
 
     pub async fn deleting_its_sources_invalidates_a_learned_memory(store: Arc<dyn Store>) {

@@ -69,7 +69,7 @@ impl Core {
             let query = MemoryQuery {
                 before,
                 limit: Some(PAGE),
-                current_only: false,
+                ..MemoryQuery::default()
             };
             let memories = self.store.memories(locrit.id, &query).await?;
             before = memories.last().map(|m| m.id);

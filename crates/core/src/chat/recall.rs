@@ -102,12 +102,13 @@ impl Core {
                     locrit.id,
                     &MemoryQuery {
                         current_only: true,
+                        pinned_only: true,
                         limit: Some(MAX_PINNED),
                         ..MemoryQuery::default()
                     },
                 )
                 .await?;
-            let mut candidates: Vec<Memory> = pinned.into_iter().filter(|m| m.pinned).collect();
+            let mut candidates: Vec<Memory> = pinned;
             for hit in relevant_memories {
                 if candidates.iter().all(|m| m.id != hit.id)
                     && let Some(memory) = self.store.memory(locrit.id, hit.id).await?
