@@ -64,6 +64,19 @@ fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
     }
 }
 
+/// A page from `limit + 1` rows read newest first: the first `limit`, and the cursor
+/// to the next page (the last id) when the extra row says there is one.
+fn newest_first_page<T>(
+    mut rows: Vec<T>,
+    limit: u32,
+    id: impl Fn(&T) -> Uuid,
+) -> (Vec<T>, Option<Uuid>) {
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let next = rows.last().map(id).filter(|_| more);
+    (rows, next)
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct Statistics {
     messages: i64,
@@ -176,11 +189,10 @@ pub async fn memories(
         before: page.before,
         limit: Some(limit + 1),
         current_only: page.current,
+        ..MemoryQuery::default()
     };
-    let mut memories = core.memories(&locrit, &query).await?;
-    let more = memories.len() > limit as usize;
-    memories.truncate(limit as usize);
-    let next = memories.last().map(|m| m.id).filter(|_| more);
+    let found = core.memories(&locrit, &query).await?;
+    let (memories, next) = newest_first_page(found, limit, |m| m.id);
     Ok(Json(MemoryList { memories, next }))
 }
 
@@ -530,10 +542,8 @@ pub async fn jobs(
         before: page.before,
         limit: Some(limit + 1),
     };
-    let mut jobs = core.jobs(&query).await?;
-    let more = jobs.len() > limit as usize;
-    jobs.truncate(limit as usize);
-    let next = jobs.last().map(|j| j.id).filter(|_| more);
+    let found = core.jobs(&query).await?;
+    let (jobs, next) = newest_first_page(found, limit, |j| j.id);
     Ok(Json(JobList { jobs, next }))
 }
 
