@@ -10,31 +10,14 @@ mod driver;
 use std::time::Duration;
 
 use common::TestServer;
-use driver::{create_locrit, echoed, run, transcripts};
+use driver::{BOB, ELODIE, echoed, run, setup, transcripts};
 use futures::StreamExt;
 use locrit_testkit::{Endpoint, FakeFailure};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const BOB: &str = "Bob Technique";
-const ELODIE: &str = "Élodie l'Organisatrice";
-
-async fn setup() -> TestServer {
-    let server = TestServer::start().await;
-    create_locrit(&server, BOB, true).await;
-    create_locrit(&server, ELODIE, true).await;
-    create_locrit(&server, "Dormant", false).await;
-    server
-}
-
 async fn conversation(server: &TestServer, command: Value) -> Vec<Value> {
-    let mut command = command;
-    command["op"] = "openai.conversation".into();
-    let result = run(&server.base, command).await;
-    result["turns"]
-        .as_array()
-        .unwrap_or_else(|| panic!("{result}"))
-        .clone()
+    driver::conversation(server, "openai", command).await
 }
 
 #[tokio::test]

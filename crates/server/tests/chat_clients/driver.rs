@@ -24,6 +24,34 @@ fn python() -> PathBuf {
     venv
 }
 
+pub const BOB: &str = "Bob Technique";
+pub const ELODIE: &str = "Élodie l'Organisatrice";
+
+/// A server with two active Locrits (one with a name only Unicode spells) and an
+/// inactive one, `Dormant`.
+pub async fn setup() -> crate::common::TestServer {
+    let server = crate::common::TestServer::start().await;
+    create_locrit(&server, BOB, true).await;
+    create_locrit(&server, ELODIE, true).await;
+    create_locrit(&server, "Dormant", false).await;
+    server
+}
+
+/// Runs a multi-turn conversation through one SDK (`protocol`: `openai` or `ollama`);
+/// returns its turns.
+pub async fn conversation(
+    server: &crate::common::TestServer,
+    protocol: &str,
+    mut command: Value,
+) -> Vec<Value> {
+    command["op"] = format!("{protocol}.conversation").into();
+    let result = run(&server.base, command).await;
+    result["turns"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{result}"))
+        .clone()
+}
+
 /// Runs `command` (with `base`, the server's address, added) and returns its result.
 pub async fn run(base: &str, mut command: Value) -> Value {
     command["base"] = base.into();
