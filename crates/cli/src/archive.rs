@@ -46,7 +46,10 @@ pub async fn import(args: ArchiveImportArgs) -> anyhow::Result<()> {
     let file = tokio::fs::File::open(&args.path)
         .await
         .with_context(|| format!("cannot read {}", args.path.display()))?;
-    let options = ImportOptions { name: args.name };
+    let options = ImportOptions {
+        name: args.name,
+        owner_id: None,
+    };
     let (locrit, counts) = core
         .import_archive(tokio::io::BufReader::new(file), options)
         .await?;

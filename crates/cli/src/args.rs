@@ -36,6 +36,28 @@ pub enum Command {
     /// The embedded engine's models: fetch them, list what every engine offers.
     #[command(subcommand)]
     Models(ModelsCommand),
+    /// Accounts: create the first admin (the one-time setup), or more accounts.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Create an account: the first one is the admin (and owns every Locrit that has no
+    /// owner yet). The password is read from `LOCRIT_ADMIN_PASSWORD`, else from the
+    /// first line of standard input.
+    Create(AdminCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AdminCreateArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long)]
+    pub username: String,
+    /// Create a plain user instead of an admin (an admin must exist already).
+    #[arg(long)]
+    pub user: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +180,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Never let requests from this machine act as an admin without signing in (local
+    /// trust). Local trust only ever applies when listening on loopback alone.
+    #[arg(long, env = "LOCRIT_NO_LOCAL_TRUST")]
+    pub no_local_trust: bool,
 }
 
 #[derive(Debug, Args)]

@@ -1,7 +1,8 @@
 //! `locrit`: run the server, import an original Locrit's `config.yaml`, take a Locrit
-//! away and bring it back, back up the store, fetch the embedded models, print the API
-//! description.
+//! away and bring it back, back up the store, fetch the embedded models, create
+//! accounts, print the API description.
 
+mod admin;
 mod archive;
 mod args;
 mod import;
@@ -29,6 +30,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Import(args) => archive::import(args).await,
         Command::Backup(args) => archive::backup(args).await,
         Command::Models(command) => models::run(command).await,
+        Command::Admin(command) => admin::run(command).await,
         Command::Openapi => {
             let document = <locrit_server::api::ApiDoc as utoipa::OpenApi>::openapi();
             println!("{}", serde_json::to_string_pretty(&document)?);

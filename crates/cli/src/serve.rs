@@ -45,18 +45,28 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {address}"))?;
     let local = listener.local_addr()?;
+    let loopback_only = local.ip().is_loopback();
+    if !loopback_only && core.setup_needed().await? {
+        anyhow::bail!(
+            "listening on {local} exposes Locrit beyond this machine, which needs accounts: \
+             create the first admin with `locrit admin create --username <name>`, then start again"
+        );
+    }
     let config = ServerConfig {
         body_limit: args.body_limit,
         cors_origins: args.cors_origins,
+        local_trust: loopback_only && !args.no_local_trust,
         ..ServerConfig::default()
     };
     tracing::info!(
         "Locrit listening on http://{local} (web API /api/v2, OpenAPI /api/v2/openapi.json)"
     );
-    if !local.ip().is_loopback() {
-        tracing::warn!(
-            "listening beyond this machine: anyone who can reach {local} can use this server"
+    if config.local_trust {
+        tracing::info!(
+            "local trust: requests from this machine act as an admin (--no-local-trust to require sign-in)"
         );
+    } else {
+        tracing::info!("every request needs a sign-in or an API key (no local trust)");
     }
     let background = core.start_background(JobSettings::default());
     let (app, sockets) = app(core, &config);

@@ -18,11 +18,15 @@ pub enum Error {
     /// The input breaks a rule; names the field.
     #[error(transparent)]
     Invalid(#[from] ValidationError),
+    /// The request carries no valid credentials (or wrong ones, when signing in).
+    #[error("{0}")]
+    Unauthenticated(&'static str),
     /// The Locrit exists but is switched off.
     #[error("the Locrit is inactive")]
     Inactive,
-    /// The caller may not talk to this Locrit (its `open_to` flags).
-    #[error("the Locrit is not open to this caller")]
+    /// The caller may not do this with this Locrit (its `open_to` and `access_to`
+    /// flags, or an owner-only operation).
+    #[error("{}", denied_message(*.0))]
     Denied(Denied),
     /// The Locrit has no model to answer with.
     #[error("no model is configured for this Locrit")]
@@ -46,5 +50,13 @@ impl From<Denied> for Error {
             Denied::Inactive => Error::Inactive,
             other => Error::Denied(other),
         }
+    }
+}
+
+fn denied_message(denied: Denied) -> &'static str {
+    match denied {
+        Denied::OwnerOnly => "only the Locrit's owner may do this",
+        Denied::NotShared(_) => "the Locrit's owner does not share this",
+        _ => "the Locrit is not open to this caller",
     }
 }

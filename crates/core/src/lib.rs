@@ -3,6 +3,7 @@
 
 mod activity;
 mod archive;
+mod auth;
 mod backends;
 pub mod chat;
 mod client_conversations;
@@ -23,6 +24,7 @@ use locrit_store::Store;
 
 pub use activity::{DayActivity, MAX_ACTIVITY_DAYS};
 pub use archive::{ARCHIVE_FORMAT, ARCHIVE_VERSION, ArchiveCounts, ImportOptions};
+pub use auth::{API_KEY_PREFIX, LOGIN_LIFETIME, NewApiKey, NewLogin, token_digest};
 pub use backends::DefaultEngine;
 pub use client_conversations::{ClientChat, ClientMessage, ClientTurn};
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};

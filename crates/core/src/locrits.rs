@@ -1,6 +1,6 @@
 //! Managing Locrits: create, read, update (rename and activation included), delete.
 
-use locrit_domain::{EMBEDDED_ENGINE, Locrit, LocritPatch, NewLocrit};
+use locrit_domain::{EMBEDDED_ENGINE, Locrit, LocritPatch, NewLocrit, Requester};
 use locrit_embedded::CHAT_MODEL;
 use locrit_store::StoreError;
 use uuid::Uuid;
@@ -10,14 +10,25 @@ use crate::{Core, Error, Result};
 impl Core {
     /// Creates a Locrit. A name already taken is a `Conflict`, even when two requests race.
     /// One that names no server gets the default engine: see [`Core::choose_default_engine`].
-    pub async fn create_locrit(&self, mut new: NewLocrit) -> Result<Locrit> {
+    pub async fn create_locrit(&self, new: NewLocrit) -> Result<Locrit> {
+        self.create_locrit_for(new, &Requester::Local).await
+    }
+
+    /// Creates a Locrit owned by the account that asks (none under local trust: the
+    /// admins manage it).
+    pub async fn create_locrit_for(
+        &self,
+        mut new: NewLocrit,
+        requester: &Requester,
+    ) -> Result<Locrit> {
         let mut default_url = self.global_config().await?.ollama.base_url;
         if new.ollama_url.is_none() && self.embedded_by_default() {
             // The embedded engine runs one chat model: the only one such a Locrit can use.
             default_url = EMBEDDED_ENGINE.to_owned();
             new.ollama_model = CHAT_MODEL.name.to_owned();
         }
-        let locrit = new.into_locrit(&default_url)?;
+        let mut locrit = new.into_locrit(&default_url)?;
+        locrit.owner_id = requester.account().map(|account| account.id.to_string());
         self.insert_locrit(&locrit).await?;
         Ok(locrit)
     }
@@ -35,6 +46,13 @@ impl Core {
     /// Every Locrit, by name.
     pub async fn locrits(&self) -> Result<Vec<Locrit>> {
         Ok(self.store.locrits().await?)
+    }
+
+    /// The Locrits `requester` manages, by name: an admin's are all of them.
+    pub async fn managed_locrits(&self, requester: &Requester) -> Result<Vec<Locrit>> {
+        let mut locrits = self.locrits().await?;
+        locrits.retain(|locrit| requester.caller_for(locrit) == locrit_domain::Caller::Owner);
+        Ok(locrits)
     }
 
     pub async fn locrit(&self, id: Uuid) -> Result<Locrit> {

@@ -228,6 +228,7 @@ async fn a_clashing_or_broken_archive_is_refused_and_leaves_nothing() {
 
     let renamed = ImportOptions {
         name: Some("bad/name".into()),
+        ..ImportOptions::default()
     };
     let result = other.import_archive(&archive[..], renamed).await;
     assert!(matches!(result, Err(Error::Invalid(_))), "{result:?}");

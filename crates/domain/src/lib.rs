@@ -3,6 +3,7 @@
 //! Nothing here does I/O: the store persists these types, the chat engine and the HTTP
 //! surfaces read and produce them.
 
+mod account;
 mod error;
 mod ids;
 mod job;
@@ -12,6 +13,10 @@ mod policy;
 mod session;
 mod time;
 
+pub use account::{
+    Account, AccountRole, ApiKey, Invitation, KeyScopes, MIN_PASSWORD_CHARS, Scope,
+    validate_password, validate_username,
+};
 pub use error::ValidationError;
 pub use ids::{MAX_ID_BYTES, validate_client_id};
 pub use job::{Job, JobStatus, NewJob};
@@ -20,7 +25,10 @@ pub use locrit::{
     OpenTo, PublicPage, validate_locrit_name,
 };
 pub use memory::{Concept, Memory, NewMemory};
-pub use policy::{Caller, Denied, OtherSessions, RecallScope, may_chat, recall_scope};
+pub use policy::{
+    Caller, Denied, KeyGrant, OtherSessions, Reading, RecallScope, Requester, may_chat, may_manage,
+    may_read, recall_scope,
+};
 pub use session::{
     Message, MessageStatus, NewMessage, NewSession, Role, Session, SessionKind, SessionStatus,
 };

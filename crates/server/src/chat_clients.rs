@@ -1,41 +1,47 @@
-//! What the OpenAI and Ollama surfaces share: who the caller is, which Locrits it sees
+//! What the OpenAI and Ollama surfaces share: which Locrits the requester sees
 //! as models, the session header, the model's counters. Their turns go to
 //! `Core::start_client_turn`, which decides the session (see `locrit_core::ClientChat`).
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::AppendHeaders;
 use locrit_core::{ClientChat, ClientMessage, ClientTurn, Core, Error};
-use locrit_domain::{Caller, Locrit, may_chat};
+use locrit_domain::{Caller, Locrit, Requester, may_chat};
 use locrit_llm::ChatStats;
 use serde_json::Value;
 
 use crate::ApiError;
+use crate::auth::{acting_user, may_enter};
 
 /// The session a client names for its conversation; answered on every chat response.
 pub const SESSION_HEADER: HeaderName = HeaderName::from_static("x-locrit-session");
 
-/// Who is calling. Today every caller is the owner, as on the clean API (local trust);
-/// API keys (`Authorization: Bearer`) are to be checked here.
-pub fn caller(_headers: &HeaderMap) -> Result<Caller, ApiError> {
-    Ok(Caller::Owner)
-}
-
-/// The Locrits this caller may chat with now: the models it sees.
-pub async fn models(core: &Core, caller: Caller) -> Result<Vec<Locrit>, ApiError> {
+/// The Locrits this requester may chat with now: the models it sees.
+pub async fn models(core: &Core, requester: &Requester) -> Result<Vec<Locrit>, ApiError> {
     let locrits = core.locrits().await?;
     Ok(locrits
         .into_iter()
-        .filter(|locrit| may_chat(locrit, caller).is_ok())
+        .filter(|locrit| may_chat(locrit, requester.caller_for(locrit)).is_ok())
         .collect())
 }
 
-/// The Locrit named `name`, if this caller may chat with it; a 404 otherwise, so a
-/// model the caller cannot use is not told from one that does not exist.
-pub async fn model(core: &Core, caller: Caller, name: &str) -> Result<Locrit, ApiError> {
+/// The Locrit named `name` and what the requester is to it, if it may chat with it; a
+/// 404 otherwise, so a model the caller cannot use is not told from one that does not
+/// exist.
+pub async fn model(
+    core: &Core,
+    requester: &Requester,
+    name: &str,
+) -> Result<(Locrit, Caller), ApiError> {
     let not_found = || ApiError::not_found(format!("model {name:?} not found"));
     match core.locrit_named(name).await {
-        Ok(locrit) if may_chat(&locrit, caller).is_ok() => Ok(locrit),
-        Ok(_) | Err(Error::NotFound(_)) => Err(not_found()),
+        Ok(locrit) => {
+            let caller = requester.caller_for(&locrit);
+            match may_chat(&locrit, caller) {
+                Ok(()) => Ok((locrit, caller)),
+                Err(_) => Err(not_found()),
+            }
+        }
+        Err(Error::NotFound(_)) => Err(not_found()),
         Err(other) => Err(other.into()),
     }
 }
@@ -44,20 +50,33 @@ pub async fn model(core: &Core, caller: Caller, name: &str) -> Result<Locrit, Ap
 /// model, the session (header, or the history's fingerprint), then the engine.
 pub async fn start_turn(
     core: &Core,
+    requester: &Requester,
     headers: &HeaderMap,
     model_name: &str,
     messages: Vec<ClientMessage>,
     user: Option<String>,
     protocol: &'static str,
 ) -> Result<ClientTurn, ApiError> {
-    let caller = caller(headers)?;
-    let locrit = model(core, caller, model_name).await?;
+    let (locrit, caller) = model(core, requester, model_name).await?;
+    let session_key = session_key(headers)?;
+    if caller != Caller::Owner
+        && let Some(key) = &session_key
+    {
+        // Anyone but the owner continues only their own sessions.
+        match core.session(&locrit, key).await {
+            Ok(session) if !may_enter(requester, caller, &session) => {
+                return Err(ApiError::not_found("session not found"));
+            }
+            Ok(_) | Err(Error::NotFound(_)) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
     let chat = ClientChat {
+        user: acting_user(requester, caller, user),
         locrit,
         caller,
         messages,
-        session_key: session_key(headers)?,
-        user,
+        session_key,
         protocol,
     };
     Ok(core.start_client_turn(chat).await?)

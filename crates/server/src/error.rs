@@ -86,6 +86,9 @@ impl From<Error> for ApiError {
                 invalid.to_string(),
             )
             .with_field(invalid.field),
+            Error::Unauthenticated(message) => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+            }
             Error::Inactive => ApiError::new(
                 StatusCode::BAD_REQUEST,
                 "locrit_inactive",

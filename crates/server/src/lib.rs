@@ -10,6 +10,7 @@
 //! failure becomes a status and a JSON body.
 
 pub mod api;
+mod auth;
 mod chat_clients;
 pub mod compat;
 mod error;
@@ -19,6 +20,7 @@ pub mod openai;
 mod router;
 mod socketio;
 
+pub use auth::{CSRF_HEADER, INVITATION_HEADER, SESSION_COOKIE};
 pub use error::ApiError;
 pub use router::{ServerConfig, app, router, serve};
 pub use socketio::{SocketIoCloser, SocketIoSettings};

@@ -14,6 +14,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use crate::auth::{self, AuthLayer};
 use crate::socketio::{self, OriginCheck, SocketIoCloser, SocketIoSettings};
 use crate::{ApiError, api, compat, ollama_api, openai};
 
@@ -34,6 +35,9 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// The Socket.IO server's buffers.
     pub socketio: SocketIoSettings,
+    /// Requests from this machine act as an admin without signing in. Only for a
+    /// server that listens on loopback alone (`locrit serve` decides).
+    pub local_trust: bool,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +46,7 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             cors_origins: Vec::new(),
             socketio: SocketIoSettings::default(),
+            local_trust: true,
         }
     }
 }
@@ -56,10 +61,15 @@ pub fn router(core: Core, config: &ServerConfig) -> Router {
 pub fn app(core: Core, config: &ServerConfig) -> (Router, SocketIoCloser) {
     let routes = Router::new()
         .merge(api::router())
+        .merge(auth::routes::router())
         .merge(compat::router())
         .merge(openai::router())
         .merge(ollama_api::router())
         .merge(locrit_web::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            core.clone(),
+            auth::gate::check,
+        ))
         .fallback(|| async { ApiError::not_found("Not found") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -70,8 +80,22 @@ pub fn app(core: Core, config: &ServerConfig) -> (Router, SocketIoCloser) {
         })
         .with_state(core.clone());
     let origins = OriginCheck::new(allowed_origins(&config.cors_origins));
-    let (routes, closer) =
-        socketio::layer(routes, core, &config.socketio, config.body_limit, origins);
+    let (routes, closer) = socketio::layer(
+        routes,
+        core.clone(),
+        &config.socketio,
+        config.body_limit,
+        origins,
+    );
+    let authentication = AuthLayer {
+        core,
+        local_trust: config.local_trust,
+        origins: allowed_origins(&config.cors_origins),
+    };
+    let routes = routes.layer(axum::middleware::from_fn_with_state(
+        authentication,
+        auth::authenticate,
+    ));
     (with_layers(routes, config), closer)
 }
 
@@ -116,6 +140,8 @@ fn cors(extra_origins: &[String]) -> CorsLayer {
             header::AUTHORIZATION,
             header::HeaderName::from_static("last-event-id"),
             crate::chat_clients::SESSION_HEADER,
+            auth::CSRF_HEADER,
+            auth::INVITATION_HEADER,
         ])
         .expose_headers([crate::chat_clients::SESSION_HEADER])
         .max_age(Duration::from_secs(600))
@@ -135,9 +161,13 @@ pub async fn serve(
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    // Local trust needs each request's peer address.
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 #[cfg(test)]

@@ -240,23 +240,27 @@ async fn a_client_that_goes_away_mid_stream_does_not_stop_the_reply() {
 async fn a_cross_site_form_post_from_a_browser_is_refused() {
     let server = setup().await;
     let body = json!({"model": BOB, "messages": [{"role": "user", "content": "hi"}]});
+    // A page elsewhere does not get local trust: it is anonymous, so refused at once.
+    // A page of an allowed origin still cannot post a form (it must ask CORS first).
+    let cases = [
+        ("http://evil.example", StatusCode::UNAUTHORIZED),
+        ("http://localhost:5173", StatusCode::UNSUPPORTED_MEDIA_TYPE),
+    ];
     for path in ["/api/chat", "/v1/chat/completions"] {
-        let response = server
-            .http
-            .post(server.url(path))
-            .header("origin", "http://evil.example")
-            .header("content-type", "text/plain")
-            .body(body.to_string())
-            .send()
-            .await
-            .unwrap();
-        let (status, answer) = common::read(response).await;
-        assert_eq!(
-            status,
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "{path}: {answer}"
-        );
-        assert!(answer["error"].is_string() || answer["error"].is_object());
+        for (origin, expected) in cases {
+            let response = server
+                .http
+                .post(server.url(path))
+                .header("origin", origin)
+                .header("content-type", "text/plain")
+                .body(body.to_string())
+                .send()
+                .await
+                .unwrap();
+            let (status, answer) = common::read(response).await;
+            assert_eq!(status, expected, "{path} from {origin}: {answer}");
+            assert!(answer["error"].is_string() || answer["error"].is_object());
+        }
     }
     assert!(transcripts(&server, BOB).await.is_empty(), "nothing stored");
 }

@@ -4,6 +4,7 @@
 //! database. Both run the same code ([`sql`]) over their own migrations, and one
 //! conformance suite (`tests/conformance.rs`) holds them to the same behaviour.
 
+mod accounts;
 mod backup;
 mod error;
 mod open;
@@ -20,6 +21,7 @@ use locrit_domain::{
 use serde_json::Value;
 use uuid::Uuid;
 
+pub use accounts::{AccountStore, Login};
 pub use backup::backup;
 pub use error::StoreError;
 pub use open::{PostgresStore, SqliteStore, SqliteSync, StoreConfig, open};
@@ -158,7 +160,7 @@ pub struct ServerStats {
 /// Everything Locrit keeps. Every write either commits or returns an error: no method
 /// reports success for data that is not stored.
 #[async_trait]
-pub trait Store: SearchStore + Send + Sync + 'static {
+pub trait Store: SearchStore + AccountStore + Send + Sync + 'static {
     /// For logs: which backend, and where.
     fn describe(&self) -> String;
 

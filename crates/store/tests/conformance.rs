@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use locrit_domain::{
-    JobStatus, Locrit, MessageStatus, NewJob, NewLocrit, NewMemory, NewMessage, NewSession, Role,
-    SessionKind, SessionStatus,
+    Account, AccountRole, ApiKey, Invitation, JobStatus, KeyScopes, Locrit, MessageStatus, NewJob,
+    NewLocrit, NewMemory, NewMessage, NewSession, Role, SessionKind, SessionStatus,
 };
 use locrit_store::{
     ConceptChanges, JobOutcome, JobQuery, MemoryChanges, MemoryQuery, MessagePage, SessionQuery,
@@ -1362,6 +1362,192 @@ mod cases {
         assert!(times[0] <= times[1] && times[0] >= start);
         assert!(store.message_times(bob.id, later).await.unwrap().is_empty());
     }
+
+    fn account(name: &str, role: AccountRole) -> Account {
+        Account {
+            id: Uuid::now_v7(),
+            username: name.into(),
+            role,
+            created_at: chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+        }
+    }
+
+    pub async fn accounts_are_unique_without_case_and_keep_their_hash(store: Arc<dyn Store>) {
+        let ada = account("Ada", AccountRole::Admin);
+        store.insert_account(&ada, "$argon2id$hash").await.unwrap();
+        let clash = account("ADA", AccountRole::User);
+        assert!(matches!(
+            store.insert_account(&clash, "x").await,
+            Err(StoreError::Conflict(_))
+        ));
+        let (found, hash) = store.account_by_username("aDa").await.unwrap().unwrap();
+        assert_eq!((found, hash.as_str()), (ada.clone(), "$argon2id$hash"));
+        assert_eq!(store.account(ada.id).await.unwrap(), Some(ada.clone()));
+        assert_eq!(store.count_admins().await.unwrap(), 1);
+        let bob = account("bob", AccountRole::User);
+        store.insert_account(&bob, "h").await.unwrap();
+        let names: Vec<String> = store
+            .accounts()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|a| a.username)
+            .collect();
+        assert_eq!(names, ["Ada", "bob"]);
+        assert_eq!(store.count_admins().await.unwrap(), 1);
+
+        // Unowned Locrits go to the account that adopts them; owned ones stay.
+        let orphan = locrit("Orphan");
+        let mut owned = locrit("Owned");
+        owned.owner_id = Some(bob.id.to_string());
+        store.insert_locrit(&orphan).await.unwrap();
+        store.insert_locrit(&owned).await.unwrap();
+        assert_eq!(store.adopt_unowned_locrits(ada.id).await.unwrap(), 1);
+        let ada_id = ada.id.to_string();
+        let orphan = store.locrit(orphan.id).await.unwrap().unwrap();
+        assert_eq!(orphan.owner_id.as_deref(), Some(ada_id.as_str()));
+        assert_eq!(
+            store.locrit(owned.id).await.unwrap().unwrap().owner_id,
+            owned.owner_id
+        );
+
+        assert!(store.delete_account(bob.id).await.unwrap());
+        assert_eq!(store.account(bob.id).await.unwrap(), None);
+        assert!(!store.delete_account(bob.id).await.unwrap());
+    }
+
+    pub async fn logins_expire_and_end_with_a_new_password(store: Arc<dyn Store>) {
+        let ada = account("ada", AccountRole::User);
+        store.insert_account(&ada, "old").await.unwrap();
+        let now = chrono::Utc::now();
+        let later = now + chrono::Duration::hours(1);
+        store
+            .insert_login("t1", ada.id, "csrf1", later)
+            .await
+            .unwrap();
+        store
+            .insert_login("t2", ada.id, "csrf2", later)
+            .await
+            .unwrap();
+        let login = store.login("t1", now).await.unwrap().unwrap();
+        assert_eq!(
+            (login.account, login.csrf_token.as_str()),
+            (ada.clone(), "csrf1")
+        );
+        assert_eq!(store.login("t1", later).await.unwrap(), None, "expired");
+        assert_eq!(store.login("nope", now).await.unwrap(), None);
+        assert!(store.delete_login("t1").await.unwrap());
+        assert_eq!(store.login("t1", now).await.unwrap(), None, "signed out");
+        assert!(store.set_password(ada.id, "new").await.unwrap());
+        assert_eq!(
+            store.login("t2", now).await.unwrap(),
+            None,
+            "every sign-in ends"
+        );
+        let (_, hash) = store.account_by_username("ada").await.unwrap().unwrap();
+        assert_eq!(hash, "new");
+    }
+
+    pub async fn api_keys_are_found_by_hash_listed_and_revoked(store: Arc<dyn Store>) {
+        let ada = account("ada", AccountRole::User);
+        store.insert_account(&ada, "h").await.unwrap();
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let key = |name: &str, locrit_id| ApiKey {
+            id: Uuid::now_v7(),
+            account_id: ada.id,
+            name: name.into(),
+            prefix: "lk_abc".into(),
+            scopes: KeyScopes {
+                read: true,
+                chat: true,
+                manage: false,
+            },
+            locrit_id,
+            created_at,
+            last_used_at: None,
+            revoked_at: None,
+        };
+        let first = key("first", None);
+        let second = key("bound", Some(bob.id));
+        store.insert_api_key(&first, "digest1").await.unwrap();
+        store.insert_api_key(&second, "digest2").await.unwrap();
+        let (found, owner) = store.api_key_by_token("digest2").await.unwrap().unwrap();
+        assert_eq!((found, owner), (second.clone(), ada.clone()));
+        assert_eq!(store.api_key_by_token("other").await.unwrap(), None);
+        let listed: Vec<Uuid> = store
+            .api_keys(ada.id)
+            .await
+            .unwrap()
+            .iter()
+            .map(|k| k.id)
+            .collect();
+        assert_eq!(listed, [second.id, first.id], "newest first");
+
+        let used = created_at + chrono::Duration::minutes(5);
+        store.touch_api_key(first.id, used).await.unwrap();
+        let revoked = store
+            .revoke_api_key(ada.id, first.id, used)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (revoked.last_used_at, revoked.revoked_at),
+            (Some(used), Some(used))
+        );
+        let other = Uuid::now_v7();
+        assert_eq!(
+            store.revoke_api_key(other, second.id, used).await.unwrap(),
+            None,
+            "not theirs"
+        );
+        // A key bound to a Locrit goes with it.
+        store.delete_locrit(bob.id).await.unwrap();
+        assert_eq!(store.api_key_by_token("digest2").await.unwrap(), None);
+    }
+
+    pub async fn invitations_are_per_locrit_and_revocable(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        let other = locrit("Other");
+        store.insert_locrit(&bob).await.unwrap();
+        store.insert_locrit(&other).await.unwrap();
+        let created_at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let invitation = Invitation {
+            id: Uuid::now_v7(),
+            locrit_id: bob.id,
+            label: "Zoé".into(),
+            created_by: None,
+            created_at,
+            expires_at: Some(created_at + chrono::Duration::days(1)),
+            revoked_at: None,
+        };
+        store.insert_invitation(&invitation, "d1").await.unwrap();
+        assert_eq!(
+            store.invitation_by_token("d1").await.unwrap(),
+            Some(invitation.clone())
+        );
+        let listed = store.invitations(bob.id).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|i| i.id).collect::<Vec<_>>(),
+            [invitation.id]
+        );
+        assert!(store.invitations(other.id).await.unwrap().is_empty());
+        assert_eq!(
+            store
+                .revoke_invitation(other.id, invitation.id, created_at)
+                .await
+                .unwrap(),
+            None,
+            "another Locrit's invitation"
+        );
+        let revoked = store
+            .revoke_invitation(bob.id, invitation.id, created_at)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(revoked.revoked_at, Some(created_at));
+    }
 }
 
 /// Data outlives the process: reopening the same database finds it all.
@@ -1453,4 +1639,8 @@ conformance!(
     concurrent_claims_take_each_job_once,
     client_conversations_match_a_session_s_latest_state_only,
     server_stats_and_message_times_leave_out_deleted_sessions,
+    accounts_are_unique_without_case_and_keep_their_hash,
+    logins_expire_and_end_with_a_new_password,
+    api_keys_are_found_by_hash_listed_and_revoked,
+    invitations_are_per_locrit_and_revocable,
 );

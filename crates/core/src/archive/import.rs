@@ -18,6 +18,8 @@ const BATCH: usize = 500;
 pub struct ImportOptions {
     /// Import under this name instead of the archived one.
     pub name: Option<String>,
+    /// The account that will own it (the archive's owner belongs to another server).
+    pub owner_id: Option<String>,
 }
 
 fn invalid(message: impl Into<String>) -> Error {
@@ -50,6 +52,7 @@ impl Core {
             )));
         }
         let mut locrit = header.locrit;
+        locrit.owner_id = options.owner_id;
         let active = locrit.active;
         if let Some(name) = options.name {
             locrit.apply(LocritPatch {

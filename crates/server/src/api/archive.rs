@@ -17,6 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::ApiError;
+use crate::auth::Who;
 use crate::error::ErrorBody;
 use crate::extract::{Path, Query};
 
@@ -101,12 +102,16 @@ pub struct Imported {
         (status = 413, body = ErrorBody), (status = 422, description = "Not a valid archive", body = ErrorBody)))]
 pub async fn import(
     State(core): State<Core>,
+    Who(requester): Who,
     Query(query): Query<ImportQuery>,
     body: Body,
 ) -> Result<(StatusCode, Json<Imported>), ApiError> {
     let stream = body.into_data_stream().map_err(std::io::Error::other);
     let input = StreamReader::new(stream);
-    let options = ImportOptions { name: query.name };
+    let options = ImportOptions {
+        name: query.name,
+        owner_id: requester.account().map(|account| account.id.to_string()),
+    };
     let (locrit, counts) = core.import_archive(input, options).await?;
     Ok((StatusCode::CREATED, Json(Imported { locrit, counts })))
 }

@@ -3,12 +3,13 @@ use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use locrit_core::Core;
-use locrit_domain::{Locrit, LocritPatch, NewLocrit};
+use locrit_domain::{Caller, Locrit, LocritPatch, NewLocrit};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::ApiError;
+use crate::auth::Who;
 use crate::error::ErrorBody;
 use crate::extract::{JsonBody, Path, Query};
 
@@ -37,9 +38,10 @@ pub struct ListFilter {
     responses((status = 200, body = LocritList)))]
 pub async fn list(
     State(core): State<Core>,
+    Who(requester): Who,
     Query(filter): Query<ListFilter>,
 ) -> Result<Json<LocritList>, ApiError> {
-    let locrits = match filter.name {
+    let mut locrits = match filter.name {
         Some(name) => match core.locrit_named(&name).await {
             Ok(locrit) => vec![locrit],
             Err(locrit_core::Error::NotFound(_)) => vec![],
@@ -47,6 +49,7 @@ pub async fn list(
         },
         None => core.locrits().await?,
     };
+    locrits.retain(|locrit| requester.caller_for(locrit) == Caller::Owner);
     Ok(Json(LocritList { locrits }))
 }
 
@@ -56,9 +59,11 @@ pub async fn list(
         (status = 422, description = "Invalid field", body = ErrorBody)))]
 pub async fn create(
     State(core): State<Core>,
+    Who(requester): Who,
     JsonBody(new): JsonBody<NewLocrit>,
 ) -> Result<(StatusCode, Json<Locrit>), ApiError> {
-    Ok((StatusCode::CREATED, Json(core.create_locrit(new).await?)))
+    let locrit = core.create_locrit_for(new, &requester).await?;
+    Ok((StatusCode::CREATED, Json(locrit)))
 }
 
 /// One Locrit.

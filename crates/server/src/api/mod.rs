@@ -15,6 +15,8 @@ use axum::{Json, Router};
 use locrit_core::Core;
 use utoipa::OpenApi;
 
+use crate::auth::routes as auth;
+
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Locrit API", description = "Manage and talk to Locrits: persistent AI personas with a memory."),
@@ -28,6 +30,9 @@ use utoipa::OpenApi;
         memory::delete_message, memory::recall_sources, memory::concepts, memory::update_concept, memory::delete_concept,
         memory::related, memory::jobs, memory::retry_job, archive::export, archive::import,
         search::search, server::status, server::import_config, activity::activity,
+        auth::status, auth::setup, auth::login, auth::logout, auth::change_password, auth::keys,
+        auth::create_key, auth::revoke_key, auth::accounts, auth::create_account,
+        auth::delete_account, auth::invitations, auth::invite, auth::revoke_invitation,
     ),
     components(schemas(crate::error::ErrorBody, locrit_core::search::SearchMode)),
     tags(
@@ -35,7 +40,8 @@ use utoipa::OpenApi;
         (name = "chat", description = "Sessions, messages and chat turns"),
         (name = "memory", description = "What a Locrit remembers: memories, messages, concepts, jobs"),
         (name = "search", description = "Keyword, semantic and hybrid search of a Locrit's memory"),
-        (name = "server", description = "The server as a whole")
+        (name = "server", description = "The server as a whole"),
+        (name = "auth", description = "Accounts, sign-in, API keys and invitations: see docs/ACCESS.md")
     )
 )]
 pub struct ApiDoc;

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::ApiError;
+use crate::auth::{Who, require_admin};
 use crate::error::ErrorBody;
 use crate::extract::{JsonBody, Query};
 
@@ -96,7 +97,9 @@ pub struct ConfigFile {
         (status = 422, description = "Not a valid config.yaml", body = ErrorBody)))]
 pub async fn import_config(
     State(core): State<Core>,
+    Who(requester): Who,
     JsonBody(file): JsonBody<ConfigFile>,
 ) -> Result<Json<ImportReport>, ApiError> {
+    require_admin(&requester)?;
     Ok(Json(core.import_config(&file.yaml).await?))
 }

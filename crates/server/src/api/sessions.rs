@@ -19,6 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::ApiError;
+use crate::auth::{Who, acting_user, invitation, may_enter};
 use crate::error::{ErrorBody, turn_failure};
 use crate::extract::{JsonBody, Path, Query};
 
@@ -256,6 +257,7 @@ pub struct Reply {
         (status = 504, description = "The model server timed out", body = ErrorBody)))]
 pub async fn send(
     State(core): State<Core>,
+    Who(requester): Who,
     Path((id, key)): Path<(Uuid, String)>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<SendBody>,
@@ -269,12 +271,22 @@ pub async fn send(
         .with_field("content"));
     }
     let locrit: Locrit = core.locrit(id).await?;
+    let caller = core
+        .caller(&requester, &locrit, invitation(&headers))
+        .await?;
+    if caller != Caller::Owner {
+        // Sessions here are the owner's to open: anyone else writes only into their own.
+        let session = core.session(&locrit, &key).await?;
+        if !may_enter(&requester, caller, &session) {
+            return Err(ApiError::not_found("session not found"));
+        }
+    }
     let request = TurnRequest {
-        locrit,
         session: SessionTarget::Existing { kind: None, key },
-        caller: Caller::Owner,
+        user_id: acting_user(&requester, caller, body.user_id),
+        locrit,
+        caller,
         text: body.content,
-        user_id: body.user_id,
         system_additions: vec![],
     };
     let turn = core.start_turn(request).await?;

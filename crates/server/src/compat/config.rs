@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use super::failure;
 use super::json::{CompatJson, JsonOrForm};
 use crate::ApiError;
+use crate::auth::{Who, require_admin};
 
 const SAVE_FAILED: &str = "Erreur lors de la sauvegarde de la configuration.";
 
@@ -45,16 +46,20 @@ async fn show(State(core): State<Core>) -> Result<Json<Value>, ApiError> {
 
 async fn save_json(
     State(core): State<Core>,
+    Who(requester): Who,
     CompatJson(fields): CompatJson<Map<String, Value>>,
 ) -> Result<Json<Value>, ApiError> {
+    require_admin(&requester)?;
     save(&core, &fields).await
 }
 
 /// The legacy page posted a form here; it gets the same JSON answer (no redirect).
 async fn save_json_or_form(
     State(core): State<Core>,
+    Who(requester): Who,
     JsonOrForm(fields): JsonOrForm,
 ) -> Result<Json<Value>, ApiError> {
+    require_admin(&requester)?;
     save(&core, &fields).await
 }
 

@@ -5,10 +5,13 @@
 use std::collections::HashMap;
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use locrit_core::{Core, Error, NewSessionSpec};
-use locrit_domain::{Locrit, Session, SessionKind, SessionStatus};
+use locrit_domain::{
+    Caller, Locrit, Reading, Requester, Session, SessionKind, SessionStatus, may_chat, may_read,
+};
 use locrit_store::{MessagePage, SessionQuery};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -21,6 +24,7 @@ use super::turn::{
     finish, message_json, message_text, refusal, start,
 };
 use crate::ApiError;
+use crate::auth::{Who, acting_user, invitation, may_enter};
 use crate::extract::{Path, Query};
 
 const DEFAULT_HISTORY: u32 = 50;
@@ -36,13 +40,26 @@ pub(super) fn routes() -> Router<Core> {
 
 type Reply = Result<Json<Value>, ApiError>;
 
-/// A live conversation and its Locrit; 404 `Conversation not found` otherwise.
-pub(super) async fn conversation(core: &Core, cid: &str) -> Result<(Locrit, Session), ApiError> {
+/// A live conversation the requester may use, its Locrit, and what the requester is to
+/// that Locrit; 404 `Conversation not found` otherwise.
+async fn conversation(
+    core: &Core,
+    requester: &Requester,
+    headers: &HeaderMap,
+    cid: &str,
+) -> Result<(Locrit, Session, Caller), ApiError> {
     client_id("conversation_id", cid)?;
     let not_found = |error| refusal(Family::Conversation, "", error);
     let session = core.conversation(cid).await.map_err(not_found)?;
     let locrit = core.locrit(session.locrit_id).await.map_err(not_found)?;
-    Ok((locrit, session))
+    let caller = core
+        .caller(requester, &locrit, invitation(headers))
+        .await
+        .map_err(not_found)?;
+    if !may_enter(requester, caller, &session) {
+        return Err(ApiError::not_found(CONVERSATION_NOT_FOUND));
+    }
+    Ok((locrit, session, caller))
 }
 
 /// The conversation `cid` of the Locrit named `name`: a conversation of another
@@ -74,7 +91,12 @@ struct CreateBody {
     metadata: Option<Map<String, Value>>,
 }
 
-async fn create(State(core): State<Core>, body: RawBody) -> Reply {
+async fn create(
+    State(core): State<Core>,
+    Who(requester): Who,
+    headers: HeaderMap,
+    body: RawBody,
+) -> Reply {
     const REFUSED: &str = "Locrit not found or inactive";
     let body: CreateBody = body.parse()?.ok_or_else(required)?;
     let Some(name) = body.locrit_name.filter(|n| !n.trim().is_empty()) else {
@@ -85,11 +107,17 @@ async fn create(State(core): State<Core>, body: RawBody) -> Reply {
         other => refusal(Family::Conversation, &name, other),
     };
     let locrit = core.locrit_named(&name).await.map_err(refused)?;
+    let caller = core
+        .caller(&requester, &locrit, invitation(&headers))
+        .await
+        .map_err(refused)?;
+    may_chat(&locrit, caller).map_err(|denied| refused(denied.into()))?;
+    let user = acting_user(&requester, caller, body.user_id);
     let spec = NewSessionSpec {
         key: Uuid::new_v4().to_string(),
         kind: SessionKind::Conversation,
         name: None,
-        user_id: Some(body.user_id.unwrap_or_else(|| "anonymous".into())),
+        user_id: Some(user.unwrap_or_else(|| "anonymous".into())),
         metadata: Value::Object(body.metadata.unwrap_or_default()),
     };
     let session = core.create_session(&locrit, spec).await.map_err(refused)?;
@@ -111,13 +139,19 @@ struct MessageBody {
     message: Option<String>,
 }
 
-async fn send(State(core): State<Core>, Path(cid): Path<String>, body: RawBody) -> Reply {
+async fn send(
+    State(core): State<Core>,
+    Who(requester): Who,
+    headers: HeaderMap,
+    Path(cid): Path<String>,
+    body: RawBody,
+) -> Reply {
     const REQUIRED: &str = "message is required";
     let body: Option<MessageBody> = body.parse()?;
     let message = body.and_then(|b| b.message);
     let text = message_text(message, REQUIRED, "message cannot be empty")?;
-    let (locrit, session) = conversation(&core, &cid).await?;
-    let request = conversation_turn(locrit, session.key, session.user_id, text);
+    let (locrit, session, caller) = conversation(&core, &requester, &headers, &cid).await?;
+    let request = conversation_turn(&requester, caller, locrit, session, text)?;
     let turn = start(&core, Family::Conversation, request).await?;
     let reply = finish(&turn, Family::Conversation).await?;
     Ok(Json(conversation_reply(&core, &turn, &reply).await))
@@ -131,6 +165,8 @@ struct HistoryQuery {
 /// The conversation with its last `limit` messages, oldest first.
 async fn history(
     State(core): State<Core>,
+    Who(requester): Who,
+    headers: HeaderMap,
     Path(cid): Path<String>,
     Query(query): Query<HistoryQuery>,
 ) -> Reply {
@@ -138,7 +174,9 @@ async fn history(
     if limit == 0 {
         return Err(ApiError::bad_request("limit must be a positive integer").with_field("limit"));
     }
-    let (locrit, session) = conversation(&core, &cid).await?;
+    let (locrit, session, caller) = conversation(&core, &requester, &headers, &cid).await?;
+    may_read(&locrit, caller, Reading::Logs)
+        .map_err(|denied| ApiError::from(locrit_core::Error::from(denied)))?;
     let page = MessagePage::Before {
         before: None,
         limit,
@@ -155,13 +193,23 @@ async fn history(
     Ok(Json(Value::Object(body)))
 }
 
-async fn info(State(core): State<Core>, Path(cid): Path<String>) -> Reply {
-    let (locrit, session) = conversation(&core, &cid).await?;
+async fn info(
+    State(core): State<Core>,
+    Who(requester): Who,
+    headers: HeaderMap,
+    Path(cid): Path<String>,
+) -> Reply {
+    let (locrit, session, _) = conversation(&core, &requester, &headers, &cid).await?;
     Ok(Json(Value::Object(conversation_record(&session, &locrit))))
 }
 
-async fn delete(State(core): State<Core>, Path(cid): Path<String>) -> Reply {
-    let (locrit, session) = conversation(&core, &cid).await?;
+async fn delete(
+    State(core): State<Core>,
+    Who(requester): Who,
+    headers: HeaderMap,
+    Path(cid): Path<String>,
+) -> Reply {
+    let (locrit, session, _) = conversation(&core, &requester, &headers, &cid).await?;
     core.delete_conversation(&session)
         .await
         .map_err(|error| refusal(Family::Conversation, &locrit.name, error))?;
@@ -176,11 +224,21 @@ struct ListQuery {
     locrit_name: Option<String>,
 }
 
-/// A user's active conversations, most recent activity first.
-async fn list(State(core): State<Core>, Query(query): Query<ListQuery>) -> Reply {
-    let Some(user_id) = query.user_id.filter(|u| !u.is_empty()) else {
+/// A user's active conversations, most recent activity first. A signed-in person
+/// lists only their own, whatever `user_id` they name.
+async fn list(
+    State(core): State<Core>,
+    Who(requester): Who,
+    Query(query): Query<ListQuery>,
+) -> Reply {
+    let Some(mut user_id) = query.user_id.filter(|u| !u.is_empty()) else {
         return Err(ApiError::bad_request("user_id parameter is required"));
     };
+    if !requester.is_admin()
+        && let Some(me) = requester.user_id()
+    {
+        user_id = me;
+    }
     let failed = |error| refusal(Family::Conversation, "", error);
     let locrits: HashMap<Uuid, Locrit> = core
         .locrits()

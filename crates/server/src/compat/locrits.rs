@@ -12,6 +12,7 @@ use super::json::{CompatJson, object, present, present_object};
 use super::settings::locrit_settings;
 use super::{failure, find_locrit, name_taken, not_found};
 use crate::ApiError;
+use crate::auth::Who;
 use crate::extract::Path;
 
 pub(super) fn routes() -> Router<Core> {
@@ -31,10 +32,13 @@ pub(super) fn routes() -> Router<Core> {
 
 type Reply = Result<Json<Value>, ApiError>;
 
-async fn list(State(core): State<Core>) -> Reply {
+async fn list(State(core): State<Core>, Who(requester): Who) -> Reply {
     const FAILED: &str = "Erreur lors de la récupération de la configuration des Locrits";
     let config = core.global_config().await.map_err(failure(FAILED))?;
-    let locrits = core.locrits().await.map_err(failure(FAILED))?;
+    let locrits = core
+        .managed_locrits(&requester)
+        .await
+        .map_err(failure(FAILED))?;
     let instances: Map<String, Value> = locrits
         .iter()
         .map(|l| (l.name.clone(), locrit_settings(l)))
@@ -175,12 +179,16 @@ fn naming_failure(name: &str, failed: &'static str) -> impl Fn(Error) -> ApiErro
     }
 }
 
-async fn create(State(core): State<Core>, CompatJson(request): CompatJson<CreateRequest>) -> Reply {
+async fn create(
+    State(core): State<Core>,
+    Who(requester): Who,
+    CompatJson(request): CompatJson<CreateRequest>,
+) -> Reply {
     const FAILED: &str = "Erreur lors de la création du Locrit.";
     let new = request.into_new_locrit()?;
     let name = new.name.clone();
     let locrit = core
-        .create_locrit(new)
+        .create_locrit_for(new, &requester)
         .await
         .map_err(naming_failure(&name, FAILED))?;
     Ok(Json(json!({

@@ -6,7 +6,7 @@
 //! messages; statuses come from the shared mapping, except where the contract wants
 //! another (400 for a validation failure, which the clean API answers with 422).
 
-mod chat;
+pub(crate) mod chat;
 mod config;
 pub(crate) mod conversations;
 mod health;

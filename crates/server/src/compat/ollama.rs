@@ -14,7 +14,9 @@ use serde_json::{Value, json};
 use super::failure;
 use super::json::CompatJson;
 use crate::ApiError;
+use crate::auth::{Who, may_probe};
 use crate::extract::Query;
+use locrit_domain::Requester;
 
 /// How many model names `test-ollama` shows.
 const SHOWN_MODELS: usize = 5;
@@ -48,20 +50,29 @@ impl Target {
     }
 }
 
-async fn models_by_query(State(core): State<Core>, Query(target): Query<Target>) -> Reply {
-    models(&core, target).await
+async fn models_by_query(
+    State(core): State<Core>,
+    Who(requester): Who,
+    Query(target): Query<Target>,
+) -> Reply {
+    models(&core, &requester, target).await
 }
 
-async fn models_by_body(State(core): State<Core>, CompatJson(target): CompatJson<Target>) -> Reply {
-    models(&core, target).await
+async fn models_by_body(
+    State(core): State<Core>,
+    Who(requester): Who,
+    CompatJson(target): CompatJson<Target>,
+) -> Reply {
+    models(&core, &requester, target).await
 }
 
 /// The models of the named server, else of the global one.
-async fn models(core: &Core, target: Target) -> Reply {
+async fn models(core: &Core, requester: &Requester, target: Target) -> Reply {
     let url = match target.url() {
         Some(url) => url,
         None => global_url(core).await?,
     };
+    may_probe(core, requester, &url).await?;
     let models = core.ollama_models(&url).await.map_err(|error| {
         let message = match error {
             LlmError::Protocol(_) => format!("Erreur serveur: {error}"),
@@ -76,12 +87,17 @@ async fn models(core: &Core, target: Target) -> Reply {
 }
 
 /// Tests the given URL; there is no fallback to the global server here.
-async fn test(State(core): State<Core>, CompatJson(target): CompatJson<Target>) -> Reply {
+async fn test(
+    State(core): State<Core>,
+    Who(requester): Who,
+    CompatJson(target): CompatJson<Target>,
+) -> Reply {
     let Some(url) = target.url() else {
         return Err(ApiError::bad_request(
             "URL Ollama requise. Chaque Locrit doit avoir son propre serveur Ollama configuré.",
         ));
     };
+    may_probe(&core, &requester, &url).await?;
     let models = core.ollama_models(&url).await.map_err(|error| {
         let failed = match &error {
             LlmError::Connect(_) => {

@@ -7,11 +7,12 @@
 use axum::Json;
 use axum::Router;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use locrit_core::chat::{SessionTarget, TurnRequest};
 use locrit_core::{Core, Error, NewSessionSpec};
-use locrit_domain::{Caller, Locrit, SessionKind, may_chat};
+use locrit_domain::{Caller, Locrit, Requester, SessionKind, may_chat};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -22,6 +23,7 @@ use super::turn::{
     sse, start,
 };
 use crate::ApiError;
+use crate::auth::{Who, human_caller, invitation};
 use crate::extract::Path;
 
 const MESSAGE_REQUIRED: &str = "Message requis";
@@ -50,6 +52,8 @@ struct V1Turn {
 
 async fn chat(
     State(core): State<Core>,
+    Who(requester): Who,
+    headers: HeaderMap,
     Path(name): Path<String>,
     body: RawBody,
 ) -> Result<Response, ApiError> {
@@ -57,7 +61,7 @@ async fn chat(
         family,
         request,
         sender_name,
-    } = prepare(&core, &name, body).await?;
+    } = prepare(&core, &requester, &headers, &name, body).await?;
     let turn = start(&core, family, request).await?;
     let reply = finish(&turn, family).await?;
     let body = match family {
@@ -74,30 +78,43 @@ async fn chat(
 
 async fn stream(
     State(core): State<Core>,
+    Who(requester): Who,
+    headers: HeaderMap,
     Path(name): Path<String>,
     body: RawBody,
 ) -> Result<Response, ApiError> {
-    let prepared = prepare(&core, &name, body).await?;
+    let prepared = prepare(&core, &requester, &headers, &name, body).await?;
     let turn = start(&core, prepared.family, prepared.request).await?;
     Ok(sse(turn, prepared.family))
 }
 
 /// Checks a v1 request in the original's order: the message, then the Locrit, its
 /// gate, its Ollama server; the model is the engine's check.
-async fn prepare(core: &Core, name: &str, body: RawBody) -> Result<V1Turn, ApiError> {
+async fn prepare(
+    core: &Core,
+    requester: &Requester,
+    headers: &HeaderMap,
+    name: &str,
+    body: RawBody,
+) -> Result<V1Turn, ApiError> {
     let body: V1Body = body
         .parse()?
         .ok_or_else(|| ApiError::bad_request(MESSAGE_REQUIRED))?;
     let text = message_text(body.message, MESSAGE_REQUIRED, "Message vide")?;
     let sender_name = body.sender_name.unwrap_or_else(|| "Locrit externe".into());
     let sender_type = body.sender_type.unwrap_or_else(|| "locrit".into());
-    let caller = if sender_type == "locrit" {
-        Caller::Locrit
-    } else {
-        Caller::Human
+    let from_locrit = sender_type == "locrit";
+    // Another Locrit is gated as one, whoever relays it; a person as the human entry
+    // point of the original (`open_to.humans`), or as who their credentials say.
+    let caller_for = async |locrit: &Locrit| -> Result<Caller, ApiError> {
+        if from_locrit {
+            Ok(Caller::Locrit)
+        } else {
+            Ok(human_caller(core, requester, locrit, invitation(headers)).await?)
+        }
     };
     let mut additions = Vec::new();
-    if caller == Caller::Locrit {
+    if from_locrit {
         additions.push(format!(
             "Tu es en train de communiquer avec {sender_name}, un autre Locrit."
         ));
@@ -108,9 +125,9 @@ async fn prepare(core: &Core, name: &str, body: RawBody) -> Result<V1Turn, ApiEr
 
     if let Some(cid) = body.conversation_id.filter(|id| !id.is_empty()) {
         let (locrit, session) = conversation_of(core, name, &cid).await?;
+        let caller = caller_for(&locrit).await?;
         gate(&locrit, caller, Family::Conversation)?;
-        let mut request = conversation_turn(locrit, session.key, session.user_id, text);
-        request.caller = caller;
+        let mut request = conversation_turn(requester, caller, locrit, session, text)?;
         request.system_additions = additions;
         return Ok(V1Turn {
             family: Family::Conversation,
@@ -119,6 +136,7 @@ async fn prepare(core: &Core, name: &str, body: RawBody) -> Result<V1Turn, ApiEr
         });
     }
     let locrit = locrit_named(core, name).await?;
+    let caller = caller_for(&locrit).await?;
     gate(&locrit, caller, Family::Session)?;
     let key = format!("v1_{sender_type}_{sender_name}");
     client_id("session_id", &key)?;

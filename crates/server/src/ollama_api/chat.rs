@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use super::OllamaError;
 use crate::ApiError;
+use crate::auth::Who;
 use crate::chat_clients;
 use crate::error::turn_failure;
 use crate::extract::AnyJson;
@@ -54,6 +55,7 @@ fn client_message(index: usize, message: RequestMessage) -> Result<ClientMessage
 
 pub async fn chat(
     State(core): State<Core>,
+    Who(requester): Who,
     headers: HeaderMap,
     body: Result<AnyJson<ChatRequest>, ApiError>,
 ) -> Result<Response, OllamaError> {
@@ -65,8 +67,16 @@ pub async fn chat(
         .enumerate()
         .map(|(index, message)| client_message(index, message))
         .collect::<Result<Vec<_>, _>>()?;
-    let turn =
-        chat_clients::start_turn(&core, &headers, &request.model, messages, None, "ollama").await?;
+    let turn = chat_clients::start_turn(
+        &core,
+        &requester,
+        &headers,
+        &request.model,
+        messages,
+        None,
+        "ollama",
+    )
+    .await?;
     let session = chat_clients::session_header(&turn);
     let model = request.model;
     if request.stream.unwrap_or(true) {

@@ -7,7 +7,6 @@
 mod chat;
 
 use axum::extract::State;
-use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use locrit_core::Core;
@@ -16,6 +15,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::ApiError;
+use crate::auth::Who;
 use crate::chat_clients;
 use crate::error::{ErrorShape, Shaped};
 use crate::extract::AnyJson;
@@ -58,9 +58,8 @@ fn details(locrit: &Locrit) -> Value {
     })
 }
 
-async fn tags(State(core): State<Core>, headers: HeaderMap) -> Result<Json<Value>, OllamaError> {
-    let caller = chat_clients::caller(&headers)?;
-    let models: Vec<Value> = chat_clients::models(&core, caller)
+async fn tags(State(core): State<Core>, Who(requester): Who) -> Result<Json<Value>, OllamaError> {
+    let models: Vec<Value> = chat_clients::models(&core, &requester)
         .await?
         .iter()
         .map(|locrit| {
@@ -86,12 +85,11 @@ struct ShowRequest {
 
 async fn show(
     State(core): State<Core>,
-    headers: HeaderMap,
+    Who(requester): Who,
     body: Result<AnyJson<ShowRequest>, ApiError>,
 ) -> Result<Json<Value>, OllamaError> {
     let AnyJson(request) = body?;
-    let caller = chat_clients::caller(&headers)?;
-    let locrit = chat_clients::model(&core, caller, &request.model).await?;
+    let (locrit, _) = chat_clients::model(&core, &requester, &request.model).await?;
     Ok(Json(json!({
         "license": "",
         "modelfile": format!("# The Locrit {:?}, answering with {}", locrit.name, locrit.ollama_model),

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 
 use super::{OpenAiError, error_object};
 use crate::ApiError;
+use crate::auth::Who;
 use crate::chat_clients;
 use crate::error::turn_failure;
 use crate::extract::AnyJson;
@@ -102,6 +103,7 @@ fn client_message(index: usize, message: RequestMessage) -> Result<ClientMessage
 
 pub async fn create(
     State(core): State<Core>,
+    Who(requester): Who,
     headers: HeaderMap,
     body: Result<AnyJson<CompletionRequest>, ApiError>,
 ) -> Result<Response, OpenAiError> {
@@ -114,6 +116,7 @@ pub async fn create(
         .collect::<Result<Vec<_>, _>>()?;
     let turn = chat_clients::start_turn(
         &core,
+        &requester,
         &headers,
         &request.model,
         messages,

@@ -2,12 +2,12 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::HeaderMap;
 use locrit_core::Core;
 use locrit_domain::Locrit;
 use serde_json::{Value, json};
 
 use super::OpenAiError;
+use crate::auth::Who;
 use crate::chat_clients;
 use crate::extract::Path;
 
@@ -22,10 +22,9 @@ fn model(locrit: &Locrit) -> Value {
 
 pub async fn list(
     State(core): State<Core>,
-    headers: HeaderMap,
+    Who(requester): Who,
 ) -> Result<Json<Value>, OpenAiError> {
-    let caller = chat_clients::caller(&headers)?;
-    let models = chat_clients::models(&core, caller).await?;
+    let models = chat_clients::models(&core, &requester).await?;
     Ok(Json(json!({
         "object": "list",
         "data": models.iter().map(model).collect::<Vec<_>>(),
@@ -34,11 +33,10 @@ pub async fn list(
 
 pub async fn show(
     State(core): State<Core>,
-    headers: HeaderMap,
+    Who(requester): Who,
     path: Result<Path<String>, crate::ApiError>,
 ) -> Result<Json<Value>, OpenAiError> {
     let Path(name) = path?;
-    let caller = chat_clients::caller(&headers)?;
-    let locrit = chat_clients::model(&core, caller, &name).await?;
+    let (locrit, _) = chat_clients::model(&core, &requester, &name).await?;
     Ok(Json(model(&locrit)))
 }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use locrit_core::chat::{SessionTarget, Turn, TurnLog, TurnRequest};
 use locrit_core::{Error, NewSessionSpec};
-use locrit_domain::{Caller, Locrit, SessionKind, may_chat, validate_client_id};
+use locrit_domain::{Caller, Locrit, Requester, Scope, SessionKind, may_chat, validate_client_id};
 use serde_json::{Value, json};
 use socketioxide::extract::SocketRef;
 use uuid::Uuid;
@@ -14,7 +14,9 @@ use uuid::Uuid;
 use super::conn::{Reply, Sender};
 use super::hub::Hub;
 use super::words;
-use super::{SOCKET_USER, chat_room, conn, text, turns_room};
+use super::{SOCKET_USER, chat_room, conn, requester, text, turns_room};
+use crate::auth::{acting_user, human_caller, may_enter};
+use crate::compat::chat::conversation_turn;
 use crate::compat::conversations::conversation_of;
 
 /// `join_chat {locrit_name, session_id}`: joins the session's room; a turn running there
@@ -29,6 +31,14 @@ pub(super) async fn join(hub: Arc<Hub>, socket: SocketRef, data: Value) {
         let payload = json!({"message": invalid.to_string()});
         return hub.answer(&socket, "error", payload).await;
     }
+    let locrit = hub.core.locrit_named(name).await.ok();
+    if let Some(locrit) = &locrit
+        && let Err(error) = may_watch(&hub, &socket, locrit, session_id).await
+    {
+        let message = words::session_refusal(name, error);
+        let payload = json!({"locrit_name": name, "session_id": session_id, "message": message});
+        return hub.answer(&socket, "error", payload).await;
+    }
     let room = chat_room(name, session_id);
     socket.join(room.clone());
     conn(&socket).join(&room);
@@ -36,7 +46,7 @@ pub(super) async fn join(hub: Arc<Hub>, socket: SocketRef, data: Value) {
     hub.answer(&socket, "joined_chat", joined).await;
     // Turns are announced by Locrit id: link the room to it, then catch up with a turn
     // already running (announced before the link).
-    let Ok(locrit) = hub.core.locrit_named(name).await else {
+    let Some(locrit) = locrit else {
         return;
     };
     let turns = turns_room(locrit.id, session_id);
@@ -50,6 +60,25 @@ pub(super) async fn join(hub: Arc<Hub>, socket: SocketRef, data: Value) {
     {
         hub.spawn_follower(socket, following, log, name, true);
     }
+}
+
+/// Whether this socket may see the session's turns: it may chat with the Locrit, and
+/// the session, if it exists, is one it may enter.
+async fn may_watch(
+    hub: &Hub,
+    socket: &SocketRef,
+    locrit: &Locrit,
+    session_id: &str,
+) -> Result<Caller, Error> {
+    let requester = requester(socket);
+    let caller = human_caller(&hub.core, &requester, locrit, None).await?;
+    may_chat(locrit, caller)?;
+    if let Ok(session) = hub.core.session(locrit, session_id).await
+        && !may_enter(&requester, caller, &session)
+    {
+        return Err(Error::NotFound("session"));
+    }
+    Ok(caller)
 }
 
 /// `leave_chat {locrit_name, session_id}`: nothing more of that session reaches it.
@@ -79,6 +108,12 @@ pub(super) async fn message(hub: Arc<Hub>, socket: SocketRef, data: Value) {
         return hub.answer(&socket, "error", payload).await;
     };
     let stream = data.get("stream").and_then(Value::as_bool).unwrap_or(true);
+    if let Requester::Account { key: Some(key), .. } = requester(&socket)
+        && !key.scopes.allows(Scope::Chat)
+    {
+        let payload = json!({"message": words::NO_CHAT_SCOPE});
+        return hub.answer(&socket, "error", payload).await;
+    }
     if let Some(conversation_id) = text(&data, "conversation_id") {
         return conversation(&hub, socket, name, conversation_id, message).await;
     }
@@ -92,19 +127,29 @@ pub(super) async fn message(hub: Arc<Hub>, socket: SocketRef, data: Value) {
         return hub.answer(&socket, "error", payload).await;
     }
     let started = match hub.core.locrit_named(name).await {
-        Ok(locrit) => {
-            let session = SessionTarget::Open(NewSessionSpec {
-                key: session_id.to_owned(),
-                kind: SessionKind::Chat,
-                name: None,
-                user_id: Some(SOCKET_USER.into()),
-                metadata: json!({"source": "socketio"}),
-            });
-            let user = Some(SOCKET_USER.to_owned());
-            hub.core
-                .start_turn(human_turn(locrit, session, message, user))
-                .await
-        }
+        Ok(locrit) => match may_watch(&hub, &socket, &locrit, session_id).await {
+            Ok(caller) => {
+                let user = acting_user(&requester(&socket), caller, Some(SOCKET_USER.into()));
+                let session = SessionTarget::Open(NewSessionSpec {
+                    key: session_id.to_owned(),
+                    kind: SessionKind::Chat,
+                    name: None,
+                    user_id: user.clone(),
+                    metadata: json!({"source": "socketio"}),
+                });
+                hub.core
+                    .start_turn(TurnRequest {
+                        locrit,
+                        session,
+                        caller,
+                        text: message.to_owned(),
+                        user_id: user,
+                        system_additions: Vec::new(),
+                    })
+                    .await
+            }
+            Err(error) => Err(error),
+        },
         Err(error) => Err(error),
     };
     match started {
@@ -129,38 +174,26 @@ async fn conversation(hub: &Arc<Hub>, socket: SocketRef, name: &str, cid: &str, 
         |message: String| json!({"locrit_name": name, "conversation_id": cid, "message": message});
     let started = match conversation_of(&hub.core, name, cid).await {
         Ok((locrit, session)) => {
-            let target = SessionTarget::Existing {
-                kind: Some(SessionKind::Conversation),
-                key: session.key,
-            };
-            let request = human_turn(locrit, target, message, session.user_id);
-            hub.core
-                .start_turn(request)
-                .await
-                .map_err(|error| words::conversation_refusal(name, error))
+            let requester = requester(&socket);
+            match human_caller(&hub.core, &requester, &locrit, None).await {
+                Ok(caller) => {
+                    match conversation_turn(&requester, caller, locrit, session, message.into()) {
+                        Ok(request) => hub
+                            .core
+                            .start_turn(request)
+                            .await
+                            .map_err(|error| words::conversation_refusal(name, error)),
+                        Err(error) => Err(error.message),
+                    }
+                }
+                Err(error) => Err(words::conversation_refusal(name, error)),
+            }
         }
         Err(error) => Err(error.message),
     };
     match started {
         Ok(turn) => follow_own(hub, socket, turn, name, Reply::Conversation),
         Err(message) => hub.answer(&socket, "error", refused(message)).await,
-    }
-}
-
-/// A turn of a person on a Socket.IO client: the `humans` gate applies.
-fn human_turn(
-    locrit: Locrit,
-    session: SessionTarget,
-    message: &str,
-    user_id: Option<String>,
-) -> TurnRequest {
-    TurnRequest {
-        locrit,
-        session,
-        caller: Caller::Human,
-        text: message.to_owned(),
-        user_id,
-        system_additions: Vec::new(),
     }
 }
 
@@ -180,7 +213,7 @@ fn follow_own(hub: &Arc<Hub>, socket: SocketRef, turn: Turn, name: &str, reply: 
 /// following it with `status: "cancelled"`. The caller gets `generation_stopped`. Who
 /// may chat with the Locrit may stop its turns.
 pub(super) async fn stop(hub: Arc<Hub>, socket: SocketRef, data: Value) {
-    match stoppable(&hub, &data).await {
+    match stoppable(&hub, &socket, &data).await {
         Ok((log, locrit)) => {
             let mut payload = json!({
                 "locrit_name": locrit.name,
@@ -199,7 +232,11 @@ pub(super) async fn stop(hub: Arc<Hub>, socket: SocketRef, data: Value) {
 }
 
 /// The turn a `stop_generation` names, and its Locrit; the `error` payload otherwise.
-async fn stoppable(hub: &Hub, data: &Value) -> Result<(Arc<TurnLog>, Locrit), Value> {
+async fn stoppable(
+    hub: &Hub,
+    socket: &SocketRef,
+    data: &Value,
+) -> Result<(Arc<TurnLog>, Locrit), Value> {
     let (log, name) = if let Some(turn_id) = text(data, "turn_id") {
         let log = turn_id
             .parse::<Uuid>()
@@ -239,6 +276,8 @@ async fn stoppable(hub: &Hub, data: &Value) -> Result<(Arc<TurnLog>, Locrit), Va
         })
     };
     let locrit = locrit.map_err(refused)?;
-    may_chat(&locrit, Caller::Human).map_err(|denied| refused(denied.into()))?;
+    may_watch(hub, socket, &locrit, &log.session_key)
+        .await
+        .map_err(refused)?;
     Ok((log, locrit))
 }

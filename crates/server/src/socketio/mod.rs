@@ -28,6 +28,7 @@ use std::time::Duration;
 
 use axum::Router;
 use locrit_core::Core;
+use locrit_domain::Requester;
 use serde_json::{Value, json};
 use socketioxide::SocketIo;
 use socketioxide::extract::{SocketRef, TryData};
@@ -80,10 +81,13 @@ pub(crate) fn layer(
     let hub = Arc::new(Hub::new(core, io.clone(), settings.stall_limit));
     for namespace in NAMESPACES {
         let hub = hub.clone();
-        io.ns(namespace, move |socket: SocketRef| {
-            let hub = hub.clone();
-            async move { on_connect(hub, socket) }
-        });
+        io.ns(
+            namespace,
+            move |socket: SocketRef, TryData(auth): TryData<Value>| {
+                let hub = hub.clone();
+                async move { on_connect(hub, socket, auth.ok()).await }
+            },
+        );
     }
     hub::spawn_bus_listener(hub);
     let routes = routes
@@ -113,8 +117,30 @@ impl SocketIoCloser {
     }
 }
 
-/// A new socket: its state, its handlers, and the original's greeting.
-fn on_connect(hub: Arc<Hub>, socket: SocketRef) {
+/// A new socket: who it is, its state, its handlers, and the original's greeting. The
+/// requester is the handshake's (its headers, cookie, or local trust), or the API key
+/// of the connect payload (`auth: {token}`, for browsers, which cannot set headers on
+/// a WebSocket); a wrong key is refused.
+async fn on_connect(hub: Arc<Hub>, socket: SocketRef, auth: Option<Value>) {
+    let handshake = socket
+        .req_parts()
+        .extensions
+        .get::<Requester>()
+        .cloned()
+        .unwrap_or(Requester::Anonymous);
+    let token = auth.as_ref().and_then(|auth| text(auth, "token"));
+    let requester = match token {
+        None => handshake,
+        Some(token) => match hub.core.authenticate_key(token).await {
+            Ok(Some(requester)) => requester,
+            Ok(None) | Err(_) => {
+                let _ = socket.emit("error", &json!({"message": words::BAD_KEY}));
+                let _ = socket.disconnect();
+                return;
+            }
+        },
+    };
+    socket.extensions.insert(requester);
     socket.extensions.insert(Arc::new(Conn::default()));
     on(&socket, &hub, "join_chat", chat::join);
     on(&socket, &hub, "leave_chat", chat::leave);
@@ -140,6 +166,14 @@ where
             handler(hub.clone(), socket, data.unwrap_or(Value::Null))
         },
     );
+}
+
+/// Who is on the other end of this socket.
+fn requester(socket: &SocketRef) -> Requester {
+    socket
+        .extensions
+        .get::<Requester>()
+        .unwrap_or(Requester::Anonymous)
 }
 
 /// The per-socket state of a socket of this server.

@@ -4,6 +4,7 @@
 
 use locrit_core::Error;
 use locrit_core::chat::TurnError;
+use locrit_domain::Denied;
 use locrit_llm::LlmError;
 
 use crate::ApiError;
@@ -18,6 +19,8 @@ pub(super) const NAME_REQUIRED: &str = "Locrit name required";
 pub(super) const LOCRIT_NOT_FOUND: &str = "Locrit not found";
 pub(super) const NOT_FOR_HUMANS: &str = "Locrit not accessible for humans";
 pub(super) const NOTHING_RUNNING: &str = "No generation running";
+pub(super) const BAD_KEY: &str = "This API key is not valid (unknown or revoked)";
+pub(super) const NO_CHAT_SCOPE: &str = "This API key lacks the chat scope";
 /// The memory routes' word for a Locrit without `access_to.full_memory` (§1.5).
 pub(super) const FULL_MEMORY_REQUIRED: &str = "Accès à la mémoire complète requis";
 
@@ -26,7 +29,7 @@ pub(super) fn session_refusal(locrit: &str, error: Error) -> String {
     match error {
         Error::NotFound("Locrit") => LOCRIT_NOT_FOUND.to_owned(),
         Error::Inactive => "Locrit is inactive".to_owned(),
-        Error::Denied(_) => NOT_FOR_HUMANS.to_owned(),
+        Error::Denied(Denied::NotOpenToHumans) => NOT_FOR_HUMANS.to_owned(),
         Error::NoModelServer => {
             format!("Ollama service unavailable: Locrit '{locrit}' has no 'ollama_url' configured")
         }
@@ -43,7 +46,7 @@ pub(super) fn session_refusal(locrit: &str, error: Error) -> String {
 /// Why a conversation-mode turn did not start.
 pub(super) fn conversation_refusal(locrit: &str, error: Error) -> String {
     match error {
-        Error::Denied(_) => NOT_FOR_HUMANS.to_owned(),
+        Error::Denied(Denied::NotOpenToHumans) => NOT_FOR_HUMANS.to_owned(),
         Error::Invalid(invalid) => invalid.to_string(),
         other => refusal(Family::Conversation, locrit, other).message,
     }
