@@ -158,6 +158,13 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub cors_origins: Vec<String>,
+    /// Public chat: messages one visitor may send per minute (0: no limit).
+    #[arg(long, env = "LOCRIT_PUBLIC_VISITOR_PER_MINUTE", default_value_t = 20)]
+    pub public_visitor_per_minute: u32,
+    /// Public chat: messages all visitors together may send one Locrit per minute
+    /// (0: no limit).
+    #[arg(long, env = "LOCRIT_PUBLIC_LOCRIT_PER_MINUTE", default_value_t = 120)]
+    pub public_locrit_per_minute: u32,
 }
 
 #[derive(Debug, Args)]

@@ -9,6 +9,7 @@ mod job;
 mod locrit;
 mod memory;
 mod policy;
+mod public;
 mod session;
 mod time;
 
@@ -21,6 +22,10 @@ pub use locrit::{
 };
 pub use memory::{Concept, Memory, NewMemory};
 pub use policy::{Caller, Denied, OtherSessions, RecallScope, may_chat, recall_scope};
+pub use public::{
+    DEFAULT_AVATAR, DEFAULT_VISITOR_NAME, MAX_VISITOR_NAME_CHARS, VisitorId, visitor_name,
+    visitor_prompt_line,
+};
 pub use session::{
     Message, MessageStatus, NewMessage, NewSession, Role, Session, SessionKind, SessionStatus,
 };

@@ -1,6 +1,7 @@
 //! The whole HTTP application: every surface, and the layers they share.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -15,6 +16,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::socketio::{self, OriginCheck, SocketIoCloser, SocketIoSettings};
+use crate::rate_limit::PublicLimits;
 use crate::{ApiError, api, compat, ollama_api, openai};
 
 /// The origins of the original's web clients, always allowed.
@@ -34,6 +36,8 @@ pub struct ServerConfig {
     pub cors_origins: Vec<String>,
     /// The Socket.IO server's buffers.
     pub socketio: SocketIoSettings,
+    /// Rate limits of the public chat, per visitor and per Locrit.
+    pub public_limits: PublicLimits,
 }
 
 impl Default for ServerConfig {
@@ -42,6 +46,7 @@ impl Default for ServerConfig {
             body_limit: 1024 * 1024,
             cors_origins: Vec::new(),
             socketio: SocketIoSettings::default(),
+            public_limits: PublicLimits::default(),
         }
     }
 }
@@ -56,7 +61,7 @@ pub fn router(core: Core, config: &ServerConfig) -> Router {
 pub fn app(core: Core, config: &ServerConfig) -> (Router, SocketIoCloser) {
     let routes = Router::new()
         .merge(api::router())
-        .merge(compat::router())
+        .merge(compat::router(&config.public_limits))
         .merge(openai::router())
         .merge(ollama_api::router())
         .merge(locrit_web::router())
@@ -116,13 +121,18 @@ fn cors(extra_origins: &[String]) -> CorsLayer {
             header::AUTHORIZATION,
             header::HeaderName::from_static("last-event-id"),
             crate::chat_clients::SESSION_HEADER,
+            compat::public::VISITOR_HEADER,
         ])
-        .expose_headers([crate::chat_clients::SESSION_HEADER])
+        .expose_headers([
+            crate::chat_clients::SESSION_HEADER,
+            compat::public::VISITOR_HEADER,
+            header::RETRY_AFTER,
+        ])
         .max_age(Duration::from_secs(600))
 }
 
 /// Serves the application on `listener` until `shutdown` resolves, then lets
-/// requests in flight finish.
+/// requests in flight finish. Handlers may read the peer's address (`ConnectInfo`).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -135,8 +145,11 @@ pub async fn serve(
             tracing::debug!(%error, "could not set TCP_NODELAY");
         }
     });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
         .await
 }
 
