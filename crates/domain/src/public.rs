@@ -99,7 +99,8 @@ impl VisitorId {
     /// A visitor id sent back by a client: 32 hex digits of a version-4 UUID. Anything
     /// else is refused, so no other session key can be reached through it.
     pub fn parse(text: &str) -> Result<Self, ValidationError> {
-        let invalid = || ValidationError::new("visitor_id", "must be a visitor id from this server");
+        let invalid =
+            || ValidationError::new("visitor_id", "must be a visitor id from this server");
         if text.len() != 32 || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(invalid());
         }

@@ -15,8 +15,8 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-use crate::socketio::{self, OriginCheck, SocketIoCloser, SocketIoSettings};
 use crate::rate_limit::PublicLimits;
+use crate::socketio::{self, OriginCheck, SocketIoCloser, SocketIoSettings};
 use crate::{ApiError, api, compat, ollama_api, openai};
 
 /// The origins of the original's web clients, always allowed.
@@ -150,7 +150,7 @@ pub async fn serve(
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-        .await
+    .await
 }
 
 #[cfg(test)]

@@ -172,14 +172,24 @@ mod tests {
 
     #[tokio::test]
     async fn only_the_embedded_chat_may_be_framed_by_other_sites() {
-        for path in ["/", "/explore", "/p/Pixie", "/assets/js/main.js", "/widget.js"] {
+        for path in [
+            "/",
+            "/explore",
+            "/p/Pixie",
+            "/assets/js/main.js",
+            "/widget.js",
+        ] {
             let response = get(path, &[]).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
             let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
                 .to_str()
                 .unwrap();
             assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
-            assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY", "{path}");
+            assert_eq!(
+                response.headers()[header::X_FRAME_OPTIONS],
+                "DENY",
+                "{path}"
+            );
         }
         let response = get("/p/Pixie%20l'Organisateur/embed", &[]).await;
         assert_eq!(response.status(), StatusCode::OK);

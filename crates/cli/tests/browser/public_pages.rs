@@ -32,7 +32,8 @@ impl App {
 
     /// Sends a message from an open public chat and waits for the whole reply.
     async fn visitor_says(&self, text: &str) {
-        let replies = "document.querySelectorAll('.message.assistant:not(.welcome):not(.streaming)').length";
+        let replies =
+            "document.querySelectorAll('.message.assistant:not(.welcome):not(.streaming)').length";
         let before = self.eval(replies).await;
         self.type_into("#message", text).await;
         self.click(".composer button[type=submit]").await;
@@ -68,7 +69,9 @@ async fn other_site(locrit_server: &str, locrit: &str) -> String {
 async fn a_visitor_chats_on_the_public_page_and_finds_the_history_after_a_reload() {
     let fake = FakeOllama::start().await;
     fake.set_reply(Reply::Tokens(
-        ["Bon", "jour", " visiteur", " !"].map(String::from).to_vec(),
+        ["Bon", "jour", " visiteur", " !"]
+            .map(String::from)
+            .to_vec(),
     ));
     fake.set_token_delay(Duration::from_millis(150));
     run("public-page", fake, |app| async move {
@@ -130,12 +133,16 @@ async fn another_site_embeds_the_chat_with_one_script_tag() {
 
         app.browser.goto(&format!("{site}/")).await.unwrap();
         app.click("button.locrit-widget-button").await;
-        app.wait("document.querySelector('iframe.locrit-widget-frame')").await;
-        let src = app.eval("document.querySelector('iframe.locrit-widget-frame').src").await;
+        app.wait("document.querySelector('iframe.locrit-widget-frame')")
+            .await;
+        let src = app
+            .eval("document.querySelector('iframe.locrit-widget-frame').src")
+            .await;
         assert_eq!(src, format!("{}/p/Pixie/embed", app.server.base));
 
         app.browser.enter_frame(0).await.unwrap();
-        app.wait("document.querySelector('.public-chat.compact .message.welcome')").await;
+        app.wait("document.querySelector('.public-chat.compact .message.welcome')")
+            .await;
         let topbar_hidden = app
             .eval("getComputedStyle(document.querySelector('.topbar')).display === 'none'")
             .await;
@@ -143,15 +150,18 @@ async fn another_site_embeds_the_chat_with_one_script_tag() {
         app.visitor_says("Hello from another site").await;
         assert_eq!(
             app.shown_messages().await,
-            json!([["user", "Hello from another site"],
-                   ["assistant", "You said: Hello from another site"]])
+            json!([
+                ["user", "Hello from another site"],
+                ["assistant", "You said: Hello from another site"]
+            ])
         );
         app.assert_no_errors().await;
         app.browser.enter_parent_frame().await.unwrap();
 
         // The button closes and opens the same chat.
         app.click("button.locrit-widget-button").await;
-        app.wait("document.querySelector('iframe.locrit-widget-frame').hidden").await;
+        app.wait("document.querySelector('iframe.locrit-widget-frame').hidden")
+            .await;
         app.screenshot_if_asked("widget").await;
 
         // Only the embedded chat may be framed, by any site; every other page by none.

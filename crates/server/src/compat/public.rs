@@ -25,8 +25,8 @@ use locrit_domain::{
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::conversations::conversation_of;
 use super::chat::conversation_turn;
+use super::conversations::conversation_of;
 use super::json::{CompatJson, object};
 use super::settings::timestamp;
 use super::turn::{
@@ -341,7 +341,8 @@ struct ClientIp(Option<IpAddr>);
 
 impl ClientIp {
     fn key(&self) -> String {
-        self.0.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
+        self.0
+            .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
     }
 }
 
