@@ -184,6 +184,13 @@ pub struct ServeArgs {
     /// trust). Local trust only ever applies when listening on loopback alone.
     #[arg(long, env = "LOCRIT_NO_LOCAL_TRUST")]
     pub no_local_trust: bool,
+    /// Public chat: messages one visitor may send per minute (0: no limit).
+    #[arg(long, env = "LOCRIT_PUBLIC_VISITOR_PER_MINUTE", default_value_t = 20)]
+    pub public_visitor_per_minute: u32,
+    /// Public chat: messages all visitors together may send one Locrit per minute
+    /// (0: no limit).
+    #[arg(long, env = "LOCRIT_PUBLIC_LOCRIT_PER_MINUTE", default_value_t = 120)]
+    pub public_locrit_per_minute: u32,
 }
 
 #[derive(Debug, Args)]

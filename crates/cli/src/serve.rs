@@ -3,7 +3,7 @@ use std::collections::BTreeSet;
 use anyhow::Context;
 use locrit_core::{Core, DefaultEngine, GlobalConfigChanges, JobSettings};
 use locrit_domain::EMBEDDED_ENGINE;
-use locrit_server::{ServerConfig, app, serve};
+use locrit_server::{PublicLimits, RateLimit, ServerConfig, app, serve};
 use tokio::net::TcpListener;
 
 use crate::args::{ServeArgs, models_dir};
@@ -56,6 +56,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         body_limit: args.body_limit,
         cors_origins: args.cors_origins,
         local_trust: loopback_only && !args.no_local_trust,
+        public_limits: PublicLimits {
+            per_visitor: RateLimit::per_minute(args.public_visitor_per_minute),
+            per_locrit: RateLimit::per_minute(args.public_locrit_per_minute),
+        },
         ..ServerConfig::default()
     };
     tracing::info!(

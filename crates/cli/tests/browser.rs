@@ -9,6 +9,8 @@ mod common;
 
 #[path = "browser/memory_explorer.rs"]
 mod memory_explorer;
+#[path = "browser/public_pages.rs"]
+mod public_pages;
 
 use std::future::Future;
 use std::net::{TcpListener, TcpStream};

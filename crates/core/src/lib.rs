@@ -15,6 +15,7 @@ pub mod jobs;
 mod locrits;
 mod memory;
 mod ollama;
+mod public;
 pub mod search;
 mod sessions;
 
@@ -32,6 +33,7 @@ pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};
 pub use jobs::{Background, JobSettings};
 pub use memory::{ConceptDetails, MAX_RELATION_DEPTH, MemorySummary, RecallSources, SUMMARY_ITEMS};
+pub use public::visitor_turn;
 pub use sessions::NewSessionSpec;
 
 /// The running Locrit service: its store and what it needs to act on it.

@@ -10,6 +10,7 @@ mod job;
 mod locrit;
 mod memory;
 mod policy;
+mod public;
 mod session;
 mod time;
 
@@ -28,6 +29,10 @@ pub use memory::{Concept, Memory, NewMemory};
 pub use policy::{
     Caller, Denied, KeyGrant, OtherSessions, Reading, RecallScope, Requester, may_chat, may_manage,
     may_read, recall_scope,
+};
+pub use public::{
+    DEFAULT_AVATAR, DEFAULT_VISITOR_NAME, MAX_VISITOR_NAME_CHARS, VisitorId, visitor_name,
+    visitor_prompt_line,
 };
 pub use session::{
     Message, MessageStatus, NewMessage, NewSession, Role, Session, SessionKind, SessionStatus,

@@ -5,7 +5,7 @@
 //! contract lists (the original's Ollama helpers add `tested_url`, `models`…).
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use locrit_core::Error;
 use locrit_core::chat::{TurnEnd, TurnError};
@@ -23,6 +23,8 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Further fields of the body, after the four above (which they never replace).
     pub extra: Map<String, Value>,
+    /// When to try again, in seconds: the `Retry-After` header of a 429.
+    pub retry_after: Option<u64>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -46,6 +48,7 @@ impl ApiError {
             message: message.into(),
             field: None,
             extra: Map::new(),
+            retry_after: None,
         }
     }
 
@@ -65,6 +68,12 @@ impl ApiError {
     /// Adds a field to the body (ignored if it is one of the four standard ones).
     pub fn with_extra(mut self, key: &str, value: impl Into<Value>) -> Self {
         self.extra.insert(key.to_owned(), value.into());
+        self
+    }
+
+    /// Tells the client when to try again (`Retry-After`, in seconds).
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
         self
     }
 
@@ -232,6 +241,19 @@ impl<S: ErrorShape> IntoResponse for Shaped<S> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        let retry_after = self.retry_after;
+        let mut response = self.body_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
+    }
+}
+
+impl ApiError {
+    fn body_response(self) -> Response {
         let body = ErrorBody {
             success: false,
             error: self.message,

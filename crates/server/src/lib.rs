@@ -17,10 +17,12 @@ mod error;
 mod extract;
 pub mod ollama_api;
 pub mod openai;
+mod rate_limit;
 mod router;
 mod socketio;
 
 pub use auth::{CSRF_HEADER, INVITATION_HEADER, SESSION_COOKIE};
 pub use error::ApiError;
+pub use rate_limit::{PublicLimits, RateLimit};
 pub use router::{ServerConfig, app, router, serve};
 pub use socketio::{SocketIoCloser, SocketIoSettings};

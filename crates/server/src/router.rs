@@ -1,6 +1,7 @@
 //! The whole HTTP application: every surface, and the layers they share.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -15,6 +16,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::auth::{self, AuthLayer};
+use crate::rate_limit::PublicLimits;
 use crate::socketio::{self, OriginCheck, SocketIoCloser, SocketIoSettings};
 use crate::{ApiError, api, compat, ollama_api, openai};
 
@@ -38,6 +40,8 @@ pub struct ServerConfig {
     /// Requests from this machine act as an admin without signing in. Only for a
     /// server that listens on loopback alone (`locrit serve` decides).
     pub local_trust: bool,
+    /// Rate limits of the public chat, per visitor and per Locrit.
+    pub public_limits: PublicLimits,
 }
 
 impl Default for ServerConfig {
@@ -47,6 +51,7 @@ impl Default for ServerConfig {
             cors_origins: Vec::new(),
             socketio: SocketIoSettings::default(),
             local_trust: true,
+            public_limits: PublicLimits::default(),
         }
     }
 }
@@ -62,7 +67,7 @@ pub fn app(core: Core, config: &ServerConfig) -> (Router, SocketIoCloser) {
     let routes = Router::new()
         .merge(api::router())
         .merge(auth::routes::router())
-        .merge(compat::router())
+        .merge(compat::router(&config.public_limits))
         .merge(openai::router())
         .merge(ollama_api::router())
         .merge(locrit_web::router())
@@ -142,13 +147,18 @@ fn cors(extra_origins: &[String]) -> CorsLayer {
             crate::chat_clients::SESSION_HEADER,
             auth::CSRF_HEADER,
             auth::INVITATION_HEADER,
+            compat::public::VISITOR_HEADER,
         ])
-        .expose_headers([crate::chat_clients::SESSION_HEADER])
+        .expose_headers([
+            crate::chat_clients::SESSION_HEADER,
+            compat::public::VISITOR_HEADER,
+            header::RETRY_AFTER,
+        ])
         .max_age(Duration::from_secs(600))
 }
 
 /// Serves the application on `listener` until `shutdown` resolves, then lets
-/// requests in flight finish.
+/// requests in flight finish. Handlers may read the peer's address (`ConnectInfo`).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
@@ -164,7 +174,7 @@ pub async fn serve(
     // Local trust needs each request's peer address.
     axum::serve(
         listener,
-        app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
     .await

@@ -18,7 +18,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 struct Assets;
 
 /// The app's pages; each answers the shell.
-pub const CLIENT_ROUTES: [&str; 7] = [
+pub const CLIENT_ROUTES: [&str; 10] = [
     "/",
     "/my-locrits",
     "/create-locrit",
@@ -26,7 +26,18 @@ pub const CLIENT_ROUTES: [&str; 7] = [
     "/my-locrits/{name}/settings",
     "/my-locrits/{name}/chat",
     "/my-locrits/{name}/memory-explorer",
+    "/explore",
+    "/p/{name}",
+    EMBED_ROUTE,
 ];
+
+/// The compact public chat the widget frames: the one page any site may put in a frame.
+pub const EMBED_ROUTE: &str = "/p/{name}/embed";
+
+/// The widget's script, at a short address for the snippet
+/// `<script src="https://host/widget.js" data-locrit="Name" async></script>`.
+const WIDGET_ROUTE: &str = "/widget.js";
+const WIDGET_FILE: &str = "widget.js";
 
 const SHELL: &str = "index.html";
 
@@ -38,28 +49,49 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
     style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
-/// The app's routes, for the server to merge.
+/// The same for the embedded chat, which any site may frame.
+const EMBED_CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; \
+    base-uri 'none'; form-action 'self'; frame-ancestors *";
+
+/// The app's routes, for the server to merge. Every page refuses to be framed except
+/// the embedded chat ([`EMBED_ROUTE`]).
 pub fn router<S: Clone + Send + Sync + 'static>() -> Router<S> {
     let shell = get(|headers: HeaderMap| async move { serve(SHELL, &headers) });
-    let mut router = CLIENT_ROUTES.iter().fold(Router::new(), |router, path| {
-        router.route(path, shell.clone())
-    });
-    for file in Assets::iter().filter(|file| file != SHELL) {
-        let path = format!("{ASSET_PREFIX}{file}");
-        router = router.route(
-            &path,
-            get(move |headers: HeaderMap| async move { serve(&file, &headers) }),
+    let pages = CLIENT_ROUTES
+        .iter()
+        .filter(|path| **path != EMBED_ROUTE)
+        .fold(Router::new(), |router, path| {
+            router.route(path, shell.clone())
+        });
+    let assets = Assets::iter()
+        .filter(|file| file != SHELL)
+        .fold(pages, |router, file| {
+            let path = format!("{ASSET_PREFIX}{file}");
+            router.route(
+                &path,
+                get(move |headers: HeaderMap| async move { serve(&file, &headers) }),
+            )
+        })
+        .route(
+            WIDGET_ROUTE,
+            get(|headers: HeaderMap| async move { serve(WIDGET_FILE, &headers) }),
         );
-    }
-    router
-        .layer(CompressionLayer::new())
+    let unframable = assets
         .layer(header_layer(
             header::CONTENT_SECURITY_POLICY,
             CONTENT_SECURITY_POLICY,
         ))
+        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"));
+    let framable = Router::new().route(EMBED_ROUTE, shell).layer(header_layer(
+        header::CONTENT_SECURITY_POLICY,
+        EMBED_CONTENT_SECURITY_POLICY,
+    ));
+    unframable
+        .merge(framable)
+        .layer(CompressionLayer::new())
         .layer(header_layer(header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
         .layer(header_layer(header::REFERRER_POLICY, "no-referrer"))
-        .layer(header_layer(header::X_FRAME_OPTIONS, "DENY"))
 }
 
 fn header_layer(name: HeaderName, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
@@ -114,7 +146,14 @@ mod tests {
 
     #[tokio::test]
     async fn client_routes_answer_the_shell_with_security_headers() {
-        for path in ["/", "/my-locrits", "/my-locrits/Pixie/chat", "/settings"] {
+        for path in [
+            "/",
+            "/my-locrits",
+            "/my-locrits/Pixie/chat",
+            "/settings",
+            "/explore",
+            "/p/Pixie",
+        ] {
             let response = get(path, &[]).await;
             assert_eq!(response.status(), StatusCode::OK, "{path}");
             let headers = response.headers();
@@ -129,6 +168,46 @@ mod tests {
             assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
             assert_eq!(headers[header::REFERRER_POLICY], "no-referrer");
         }
+    }
+
+    #[tokio::test]
+    async fn only_the_embedded_chat_may_be_framed_by_other_sites() {
+        for path in [
+            "/",
+            "/explore",
+            "/p/Pixie",
+            "/assets/js/main.js",
+            "/widget.js",
+        ] {
+            let response = get(path, &[]).await;
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+            let csp = response.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .unwrap();
+            assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+            assert_eq!(
+                response.headers()[header::X_FRAME_OPTIONS],
+                "DENY",
+                "{path}"
+            );
+        }
+        let response = get("/p/Pixie%20l'Organisateur/embed", &[]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let headers = response.headers();
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors *") && csp.contains("script-src 'self';"),
+            "{csp}"
+        );
+        assert!(headers.get(header::X_FRAME_OPTIONS).is_none());
+        assert_eq!(headers[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+    }
+
+    #[tokio::test]
+    async fn the_widget_script_is_served_at_the_root() {
+        let response = get("/widget.js", &[]).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(response.headers()[header::CONTENT_TYPE], "text/javascript");
     }
 
     #[tokio::test]

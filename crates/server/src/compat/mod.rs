@@ -14,6 +14,7 @@ mod json;
 mod locrits;
 pub(crate) mod memory;
 mod ollama;
+pub(crate) mod public;
 pub(crate) mod settings;
 pub(crate) mod turn;
 mod v1;
@@ -24,8 +25,9 @@ use locrit_core::{Core, Error};
 use locrit_domain::Locrit;
 
 use crate::ApiError;
+use crate::rate_limit::PublicLimits;
 
-pub fn router() -> Router<Core> {
+pub fn router(public_limits: &PublicLimits) -> Router<Core> {
     Router::new()
         .merge(health::routes())
         .merge(locrits::routes())
@@ -35,6 +37,7 @@ pub fn router() -> Router<Core> {
         .merge(conversations::routes())
         .merge(memory::routes())
         .merge(v1::routes())
+        .merge(public::routes(public_limits))
 }
 
 /// Turns a core error into this surface's error. `failed` is the route's message for

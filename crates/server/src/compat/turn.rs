@@ -27,6 +27,8 @@ pub(crate) enum Family {
     Session,
     /// Conversation mode (ConversationReply): English, shape B.
     Conversation,
+    /// A visitor of a public page (§1.6): French, shape B; the gate's refusals are 403.
+    Public,
 }
 
 /// A request body read whole, parsed later: some routes check the Locrit before the
@@ -77,25 +79,32 @@ pub(super) fn client_id(field: &'static str, id: &str) -> Result<(), ApiError> {
 /// A refused turn (or a failure before the first token) in the family's words. The
 /// status comes from the shared mapping; only the text is the contract's.
 pub(crate) fn refusal(family: Family, locrit: &str, error: Error) -> ApiError {
-    use Family::{Conversation, Session};
+    use Family::{Conversation, Public, Session};
     let text = match (&error, family) {
         (Error::NotFound(_), Session) => "Locrit non trouvé".to_owned(),
         (Error::NotFound(_), Conversation) => CONVERSATION_NOT_FOUND.to_owned(),
+        (Error::NotFound(_), Public) => "Locrit introuvable".to_owned(),
         (Error::Inactive, Session) => "Locrit inactif".to_owned(),
         (Error::Inactive, Conversation) => "Locrit is inactive".to_owned(),
+        (Error::Inactive, Public) => {
+            return forbidden(error, "Ce Locrit n'est pas actif pour le moment");
+        }
+        (Error::Denied(_), Public) => {
+            return forbidden(error, "Ce Locrit n'est pas accessible publiquement");
+        }
         (Error::Denied(Denied::NotOpenToLocrits), _) => {
             "Locrit non accessible aux autres Locrits".to_owned()
         }
         (Error::Denied(_), _) => "Locrit non accessible depuis le web".to_owned(),
-        (Error::NoModel, Session) => "Aucun modèle configuré pour ce Locrit".to_owned(),
+        (Error::NoModel, Session | Public) => "Aucun modèle configuré pour ce Locrit".to_owned(),
         (Error::NoModel, Conversation) => "No model configured for this Locrit".to_owned(),
-        (Error::NoModelServer, Session) => format!(
+        (Error::NoModelServer, Session | Public) => format!(
             "Service Ollama non disponible: Locrit '{locrit}' n'a pas de 'ollama_url' configuré"
         ),
         (Error::NoModelServer, Conversation) => format!(
             "Ollama service not available: Locrit '{locrit}' has no 'ollama_url' configured"
         ),
-        (Error::Llm(LlmError::Connect(_)), Session) => {
+        (Error::Llm(LlmError::Connect(_)), Session | Public) => {
             "Service Ollama non disponible - connexion échouée".to_owned()
         }
         (Error::Llm(LlmError::Connect(_)), Conversation) => {
@@ -111,11 +120,18 @@ pub(crate) fn refusal(family: Family, locrit: &str, error: Error) -> ApiError {
     ApiError::from(error).with_message(text)
 }
 
+/// A visitor turned away by the gate: 403, whatever the shared mapping says.
+fn forbidden(error: Error, text: &str) -> ApiError {
+    let mut api = ApiError::from(error).with_message(text);
+    api.status = StatusCode::FORBIDDEN;
+    api
+}
+
 pub(super) const CONVERSATION_NOT_FOUND: &str = "Conversation not found";
 
 fn generation_failed(family: Family, detail: impl std::fmt::Display) -> String {
     match family {
-        Family::Session => format!("Erreur de génération: {detail}"),
+        Family::Session | Family::Public => format!("Erreur de génération: {detail}"),
         Family::Conversation => format!("Error generating response: {detail}"),
     }
 }

@@ -66,7 +66,7 @@ async fn chat(
     let reply = finish(&turn, family).await?;
     let body = match family {
         Family::Conversation => conversation_reply(&core, &turn, &reply).await,
-        Family::Session => {
+        Family::Session | Family::Public => {
             let mut body = session_reply(&turn, &reply);
             body.insert("sender_acknowledged".into(), json!(sender_name));
             body.insert("mode".into(), json!("legacy"));

@@ -1,6 +1,6 @@
 // Every server call of the app. The clean API (/api/v2) where it has the route; the
 // original contract's routes for the Ollama helpers and server settings until the
-// clean API has them: switching is a change here only.
+// clean API has them, and for the public pages (/public/…): switching is a change here only.
 
 export class ApiError extends Error {
   constructor(status, body) {
@@ -8,11 +8,17 @@ export class ApiError extends Error {
     this.status = status;
     this.code = body?.code;
     this.field = body?.field;
+    this.visitorId = body?.visitor_id;
   }
 }
 
+/** The invitation of the page's link (`?invitation=`), sent with every call it opens. */
+const INVITATION_HEADER = "X-Locrit-Invitation";
+const invitation = () => new URLSearchParams(location.search).get("invitation");
+
 async function request(method, path, body, contentType = "application/json") {
   const init = { method, headers: { Accept: "application/json" } };
+  if (invitation()) init.headers[INVITATION_HEADER] = invitation();
   if (body !== undefined) {
     init.headers["Content-Type"] = contentType;
     init.body = contentType === "application/json" ? JSON.stringify(body) : body;
@@ -33,6 +39,26 @@ const enc = encodeURIComponent;
 const v2 = (id) => `/api/v2/locrits/${enc(id)}`;
 const query = (params) => new URLSearchParams(
   Object.entries(params).filter(([, value]) => value !== undefined && value !== null && value !== "")).toString();
+
+/** The `data:` frames of a Server-Sent Events body, as they arrive. */
+async function* sseFrames(response) {
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += value;
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const frame = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const data = frame.split("\n").filter((line) => line.startsWith("data:")).map((line) => line.slice(5).trim()).join("\n");
+      if (data) yield JSON.parse(data);
+    }
+  }
+}
+
+const VISITOR_HEADER = "X-Locrit-Visitor";
 
 export const api = {
   locrits: async () => (await request("GET", "/api/v2/locrits")).locrits,
@@ -71,6 +97,46 @@ export const api = {
   exportUrl: (id) => `${v2(id)}/export`,
   /** Imports an archive file → `{locrit, counts}`; 409 when its name or ids are taken, 422 when not an archive. */
   importLocrit: (file) => request("POST", "/api/v2/locrits/import", file, "application/gzip"),
+
+  /** Public pages, as an anonymous visitor sees them. */
+  public: {
+    list: async () => (await request("GET", "/public/list")).locrits,
+    profile: async (name) => (await request("GET", `/public/${enc(name)}`)).locrit,
+    /** The visitor's own messages with the Locrit, oldest first. */
+    history: async (name, visitorId) =>
+      (await request("GET", `/public/${enc(name)}/chat/history?${query({ visitor_id: visitorId })}`)).messages,
+    /**
+     * Sends a visitor's message; `onVisitor(id)` learns the visitor's id as soon as the
+     * server names it, `onChunk(text)` gets the reply as it streams. Resolves with the
+     * last frame (`message_id`, `user_message_id`); rejects with an ApiError.
+     */
+    async chat(name, { message, visitorName, visitorId }, { onVisitor, onChunk }) {
+      const headers = { Accept: "text/event-stream", "Content-Type": "application/json" };
+      if (visitorId) headers[VISITOR_HEADER] = visitorId;
+      if (invitation()) headers[INVITATION_HEADER] = invitation();
+      let response;
+      try {
+        response = await fetch(`/public/${enc(name)}/chat/stream`, {
+          method: "POST", headers, body: JSON.stringify({ message, visitor_name: visitorName || undefined }),
+        });
+      } catch (error) {
+        throw new ApiError(0, { error: `Network error: ${error.message}`, code: "network" });
+      }
+      if (!response.ok) {
+        const body = await response.json().catch(() => null);
+        if (body?.visitor_id) onVisitor(body.visitor_id);
+        throw new ApiError(response.status, body);
+      }
+      const visitor = response.headers.get(VISITOR_HEADER);
+      if (visitor) onVisitor(visitor);
+      for await (const frame of sseFrames(response)) {
+        if (frame.error) throw new ApiError(502, frame);
+        if (frame.done) return frame;
+        onChunk(frame.chunk);
+      }
+      throw new ApiError(0, { error: "The reply stopped before its end", code: "network" });
+    },
+  },
 
   memory: {
     summary: (id) => request("GET", `${v2(id)}/memory`),

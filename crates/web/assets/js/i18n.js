@@ -1,6 +1,12 @@
 // English and French. The chosen language is kept in localStorage.
 
 const en = {
+  nav_explore: "Explore", explore_title: "Public Locrits",
+  explore_intro: "Locrits their owners opened to everyone: pick one and say hello.",
+  explore_empty: "No Locrit is open to the public yet.", public_talk: "Talk with {name}",
+  public_not_found: "This Locrit does not exist.", visitor_name_label: "Your name",
+  visitor_name_placeholder: "Visitor", public_open_full: "Open in a new tab",
+  public_slow_down: "Slow down a little: {error}",
   skip: "Skip to content", language: "Language", dark_theme: "Dark theme",
   nav_dashboard: "Dashboard", nav_locrits: "My Locrits", nav_create: "Create a Locrit", nav_settings: "Settings",
   loading: "Loading…", retry: "Retry", save: "Save", saved: "Saved", cancel: "Cancel", delete: "Delete",
@@ -73,6 +79,12 @@ const en = {
 };
 
 const fr = {
+  nav_explore: "Explorer", explore_title: "Locrits publics",
+  explore_intro: "Des Locrits que leurs propriétaires ouvrent à tous : choisissez-en un et dites bonjour.",
+  explore_empty: "Aucun Locrit n'est encore ouvert au public.", public_talk: "Parler avec {name}",
+  public_not_found: "Ce Locrit n'existe pas.", visitor_name_label: "Votre nom",
+  visitor_name_placeholder: "Visiteur", public_open_full: "Ouvrir dans un nouvel onglet",
+  public_slow_down: "Doucement : {error}",
   skip: "Aller au contenu", language: "Langue", dark_theme: "Thème sombre",
   nav_dashboard: "Tableau de bord", nav_locrits: "Mes Locrits", nav_create: "Créer un Locrit", nav_settings: "Réglages",
   loading: "Chargement…", retry: "Réessayer", save: "Enregistrer", saved: "Enregistré", cancel: "Annuler",

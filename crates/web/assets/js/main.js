@@ -11,6 +11,9 @@ const routes = [
   [/^\/my-locrits\/([^/]+)\/chat$/, page(() => import("./pages/chat.js"))],
   [/^\/my-locrits\/([^/]+)\/memory-explorer$/, page(() => import("./pages/memory.js"))],
   [/^\/settings$/, page(() => import("./pages/settings.js"))],
+  [/^\/explore$/, page(() => import("./pages/explore.js"))],
+  [/^\/p\/([^/]+)$/, page(() => import("./pages/public.js"))],
+  [/^\/p\/([^/]+)\/embed$/, page(() => import("./pages/public.js"), "embed")],
 ];
 
 const NAV = [
@@ -18,6 +21,7 @@ const NAV = [
   ["/my-locrits", "nav_locrits"],
   ["/create-locrit", "nav_create"],
   ["/settings", "nav_settings"],
+  ["/explore", "nav_explore"],
 ];
 
 let leave = null; // the current page's cleanup
@@ -27,6 +31,10 @@ export function navigate(path) {
   history.pushState(null, "", path);
   render();
 }
+
+/** The chat in another site's frame (widget.js): the page alone, no app around it. */
+const embedded = /^\/p\/[^/]+\/embed$/.test(location.pathname);
+document.documentElement.classList.toggle("embedded", embedded);
 
 async function render() {
   const ticket = ++rendering;
