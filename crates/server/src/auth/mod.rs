@@ -166,8 +166,9 @@ fn is_loopback_host(host: &str) -> bool {
 struct RouteNeeds {
     /// Reachable without credentials (each such route applies its own Locrit flags).
     open: bool,
-    /// The scope an API key needs for it.
-    scope: Scope,
+    /// The scope an API key needs for it; Socket.IO checks its own events (chat needs
+    /// the chat scope, watching memory reading).
+    scope: Option<Scope>,
     /// Only a signed-in person, never an API key (accounts and keys themselves).
     sign_in_only: bool,
 }
@@ -188,13 +189,14 @@ fn route_needs(method: &Method, path: &str) -> RouteNeeds {
     let sign_in_only = path.starts_with("/api/v2/auth/keys")
         || path.starts_with("/api/v2/accounts")
         || path == "/api/v2/auth/password";
-    let scope = if is_safe(method) || path.starts_with("/socket.io") {
-        // Socket.IO's own events are checked there: chat needs the chat scope.
-        Scope::Read
+    let scope = if path.starts_with("/socket.io") {
+        None
+    } else if is_safe(method) {
+        Some(Scope::Read)
     } else if is_chat(path) {
-        Scope::Chat
+        Some(Scope::Chat)
     } else {
-        Scope::Manage
+        Some(Scope::Manage)
     };
     RouteNeeds {
         open,
@@ -229,17 +231,18 @@ fn admit(requester: &Requester, method: &Method, path: &str) -> Result<(), ApiEr
                     "sign_in_required",
                     "API keys cannot manage accounts or keys: sign in",
                 ))
-            } else if !key.scopes.allows(needs.scope) {
-                Err(missing_scope(needs.scope))
             } else {
-                Ok(())
+                match needs.scope {
+                    Some(scope) if !key.scopes.allows(scope) => Err(missing_scope(scope)),
+                    _ => Ok(()),
+                }
             }
         }
         _ => Ok(()),
     }
 }
 
-pub(crate) fn missing_scope(scope: Scope) -> ApiError {
+fn missing_scope(scope: Scope) -> ApiError {
     ApiError::new(
         StatusCode::FORBIDDEN,
         "insufficient_scope",
@@ -401,12 +404,17 @@ mod tests {
             ),
             (&post, "/api/v2/locrits/x/sessions", false, Scope::Manage),
             (&post, "/config/save", false, Scope::Manage),
-            (&post, "/socket.io/", true, Scope::Read),
         ];
         for (method, path, open, scope) in cases {
             let needs = route_needs(method, path);
-            assert_eq!((needs.open, needs.scope), (open, scope), "{method} {path}");
+            assert_eq!(
+                (needs.open, needs.scope),
+                (open, Some(scope)),
+                "{method} {path}"
+            );
         }
+        let socket_io = route_needs(&post, "/socket.io/");
+        assert_eq!((socket_io.open, socket_io.scope), (true, None));
         assert!(route_needs(&get, "/api/v2/auth/keys").sign_in_only);
         assert!(!route_needs(&get, "/api/v2/auth/status").sign_in_only);
     }
