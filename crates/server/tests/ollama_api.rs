@@ -237,6 +237,32 @@ async fn a_client_that_goes_away_mid_stream_does_not_stop_the_reply() {
 }
 
 #[tokio::test]
+async fn the_client_s_bearer_key_is_checked_and_its_scopes_hold() {
+    let (server, [reader, chatter, made_up]) = driver::setup_with_keys().await;
+    let bearer = |key: &str| json!({"Authorization": format!("Bearer {key}")});
+    let refused = run(
+        &server.base,
+        json!({"op": "ollama.models", "headers": bearer(&made_up)}),
+    )
+    .await;
+    assert_eq!(refused["error"]["status"], 401, "{refused}");
+    let listed = run(
+        &server.base,
+        json!({"op": "ollama.models", "headers": bearer(&reader)}),
+    )
+    .await;
+    assert_eq!(listed, json!({"models": [BOB]}));
+    let chat = |key: &str| json!({"model": BOB, "turns": ["hello"], "headers": bearer(key)});
+    let mut command = chat(&reader);
+    command["op"] = "ollama.conversation".into();
+    let refused = run(&server.base, command).await;
+    assert_eq!(refused["error"]["status"], 403, "{refused}");
+    assert!(transcripts(&server, BOB).await.is_empty(), "nothing stored");
+    let replies = conversation(&server, chat(&chatter)).await;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+}
+
+#[tokio::test]
 async fn a_cross_site_form_post_from_a_browser_is_refused() {
     let server = setup().await;
     let body = json!({"model": BOB, "messages": [{"role": "user", "content": "hi"}]});

@@ -21,6 +21,37 @@ async fn conversation(server: &TestServer, command: Value) -> Vec<Value> {
 }
 
 #[tokio::test]
+async fn the_sdk_s_api_key_is_checked_and_its_scopes_hold() {
+    let (server, [reader, chatter, made_up]) = driver::setup_with_keys().await;
+    let models = |key: &str| run(&server.base, json!({"op": "openai.models", "api_key": key}));
+    for key in [made_up.as_str(), "unused"] {
+        let refused = models(key).await;
+        assert_eq!(
+            refused["error"]["class"], "AuthenticationError",
+            "{refused}"
+        );
+        assert_eq!(refused["error"]["status"], 401);
+    }
+    assert_eq!(models(&reader).await, json!({"ids": [BOB]}));
+    let turns = json!({"model": BOB, "turns": ["hello"]});
+    let mut command = turns.clone();
+    command["api_key"] = reader.clone().into();
+    command["op"] = "openai.conversation".into();
+    let refused = run(&server.base, command).await;
+    assert_eq!(
+        refused["error"]["class"], "PermissionDeniedError",
+        "{refused}"
+    );
+    assert_eq!(refused["error"]["status"], 403);
+    assert!(transcripts(&server, BOB).await.is_empty(), "nothing stored");
+    let mut command = turns;
+    command["api_key"] = chatter.into();
+    let replies = conversation(&server, command).await;
+    assert_eq!(replies.len(), 1, "{replies:?}");
+    assert_eq!(transcripts(&server, BOB).await.len(), 1, "one session");
+}
+
+#[tokio::test]
 async fn models_are_the_active_locrits_by_name_and_others_are_the_sdk_s_not_found() {
     let server = setup().await;
     let listed = run(&server.base, json!({"op": "openai.models"})).await;

@@ -26,7 +26,7 @@ def openai_client(command):
     headers = command.get("headers") or None
     return openai.OpenAI(
         base_url=command["base"] + "/v1",
-        api_key="unused",
+        api_key=command.get("api_key") or "unused",
         max_retries=0,
         default_headers=headers,
     )

@@ -37,6 +37,61 @@ pub async fn setup() -> crate::common::TestServer {
     server
 }
 
+/// A server that trusts no one (as beyond loopback), with the active Locrit [`BOB`]
+/// owned by an account, and three API keys of that account: (read only, chat, none
+/// valid: a made-up one).
+pub async fn setup_with_keys() -> (crate::common::TestServer, [String; 3]) {
+    use locrit_core::NewApiKey;
+    use locrit_domain::{AccountRole, KeyScopes, NewLocrit, Requester};
+    let config = locrit_server::ServerConfig {
+        local_trust: false,
+        ..Default::default()
+    };
+    let server =
+        crate::common::TestServer::start_with(locrit_testkit::TestDatabase::sqlite(), config).await;
+    let core = &server.core;
+    let account = core
+        .create_account(
+            &Requester::Local,
+            "ada",
+            "a long enough password",
+            AccountRole::User,
+        )
+        .await
+        .unwrap();
+    let owner = Requester::Account {
+        account: account.clone(),
+        key: None,
+    };
+    let new = NewLocrit {
+        name: BOB.into(),
+        ollama_model: "llama3.2".into(),
+        active: true,
+        ..NewLocrit::default()
+    };
+    core.create_locrit_for(new, &owner).await.unwrap();
+    let key = async |scopes| {
+        let new = NewApiKey {
+            name: "sdk".into(),
+            scopes,
+            locrit: None,
+        };
+        core.create_api_key(&account, new).await.unwrap().1
+    };
+    let reader = key(KeyScopes {
+        read: true,
+        ..KeyScopes::default()
+    })
+    .await;
+    let chatter = key(KeyScopes {
+        read: true,
+        chat: true,
+        ..KeyScopes::default()
+    })
+    .await;
+    (server, [reader, chatter, "lk_made_up".into()])
+}
+
 /// Runs a multi-turn conversation through one SDK (`protocol`: `openai` or `ollama`);
 /// returns its turns.
 pub async fn conversation(
