@@ -2,7 +2,8 @@
 
 mod common;
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -269,4 +270,73 @@ async fn backup_while_serving_then_export_and_import_the_locrit_elsewhere() {
         "{}",
         String::from_utf8_lossy(&twice.stderr)
     );
+}
+
+/// Beyond loopback, accounts are required: no start without an admin, then no local
+/// trust (a request from this machine needs credentials like any other).
+#[tokio::test]
+async fn listening_beyond_loopback_needs_an_admin_and_trusts_no_one() {
+    let data = tempfile::tempdir().unwrap();
+    let serve_everywhere = || {
+        let mut command = locrit();
+        command
+            .args(["serve", "--host", "0.0.0.0", "--port", "0", "--data-dir"])
+            .arg(data.path());
+        command
+    };
+    let refused = serve_everywhere().output().unwrap();
+    assert!(!refused.status.success());
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(said.contains("locrit admin create"), "{said}");
+
+    let created = locrit()
+        .args(["admin", "create", "--username", "root", "--data-dir"])
+        .arg(data.path())
+        .env("LOCRIT_ADMIN_PASSWORD", "a long enough password")
+        .output()
+        .unwrap();
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&created.stdout).trim(),
+        "created admin root"
+    );
+    let again = locrit()
+        .args(["admin", "create", "--username", "ROOT", "--data-dir"])
+        .arg(data.path())
+        .env("LOCRIT_ADMIN_PASSWORD", "a long enough password")
+        .output()
+        .unwrap();
+    assert!(!again.status.success(), "usernames are unique without case");
+
+    let mut child = serve_everywhere().stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let port = loop {
+        let line = lines.next().expect("the server starts").unwrap();
+        if let Some(rest) = line.split("listening on http://0.0.0.0:").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    let server = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    let http = reqwest::Client::new();
+    let locrits = http
+        .get(format!("{}/api/v2/locrits", server.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(locrits.status(), 401, "no local trust beyond loopback");
+    let login = http
+        .post(format!("{}/api/v2/auth/login", server.base))
+        .json(&json!({"username": "root", "password": "a long enough password"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
 }
