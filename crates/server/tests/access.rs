@@ -85,7 +85,18 @@ impl Server {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        read(request.send().await.unwrap()).await
+        let response = request.send().await.unwrap();
+        let streamed = response
+            .headers()
+            .get("content-type")
+            .is_some_and(|t| t.as_bytes().starts_with(b"text/event-stream"));
+        if streamed {
+            // A stream's status is the answer here; drain it so the turn completes.
+            let status = response.status();
+            let _ = response.bytes().await;
+            return (status, Value::Null);
+        }
+        read(response).await
     }
 
     async fn get(&self, who: &As, path: &str) -> (StatusCode, Value) {
@@ -967,4 +978,152 @@ async fn socket_io_clients_are_who_their_key_says() {
         .connect_with("bad", &s.server.base, "/", Value::Null, bad)
         .await;
     assert!(refused.is_err(), "a wrong key cannot connect");
+}
+
+/// One refused caller, every transport it could try: nothing gets through, nothing is
+/// stored; the same caller let in gets through everywhere.
+#[tokio::test]
+async fn a_caller_is_gated_alike_on_every_transport() {
+    let s = Server::start().await;
+    let owner = s.account("owner").await;
+    let guest = s.account("guest").await;
+    let bot = s.locrit("Bot", &owner, CLOSED, PRIVATE).await;
+    let guest_in = s.sign_in("guest").await;
+    let (_, key) = s
+        .post(
+            &guest_in,
+            "/api/v2/auth/keys",
+            json!({"name": "all", "scopes": {"read": true, "chat": true}}),
+        )
+        .await;
+    let key = As::Key(key["token"].as_str().unwrap().to_owned());
+    let _ = guest;
+    let driver = driver::Driver::start().await;
+
+    let attempts = async |who: &As| -> Vec<StatusCode> {
+        let hi = json!({"message": "hi"});
+        let openai = json!({"model": "Bot", "messages": [{"role": "user", "content": "hi"}]});
+        let ollama = json!({"model": "Bot", "stream": false, "messages": [{"role": "user", "content": "hi"}]});
+        vec![
+            s.post(who, "/api/locrits/Bot/chat", hi.clone()).await.0,
+            s.call(who, Method::POST, "/api/locrits/Bot/chat/stream", Some(hi))
+                .await
+                .0,
+            s.post(
+                who,
+                "/api/conversations/create",
+                json!({"locrit_name": "Bot"}),
+            )
+            .await
+            .0,
+            s.post(who, "/v1/chat/completions", openai).await.0,
+            s.post(who, "/api/chat", ollama).await.0,
+        ]
+    };
+    // The terminal event of one Socket.IO chat message, waited for by name.
+    let socket_io = async |name: &str, expected: &str| {
+        let As::Key(token) = &key else { unreachable!() };
+        let headers = json!({"Authorization": format!("Bearer {token}")});
+        let client = driver
+            .connect_with(name, &s.server.base, "/", Value::Null, headers)
+            .await
+            .unwrap();
+        client
+            .emit(
+                "chat_message",
+                json!({"locrit_name": "Bot", "session_id": "s", "message": "hi"}),
+            )
+            .await;
+        let events = client.wait_for(expected).await;
+        assert!(driver::named(&events, "chat_complete").len() <= 1);
+        events
+    };
+
+    for who in [&guest_in, &key] {
+        for status in attempts(who).await {
+            assert!(
+                matches!(status, StatusCode::FORBIDDEN | StatusCode::NOT_FOUND),
+                "{who:?}: {status}"
+            );
+        }
+    }
+    let events = socket_io("before", "error").await;
+    assert!(
+        driver::named(&events, "chat_complete").is_empty(),
+        "Socket.IO"
+    );
+    assert!(s.stored(&bot).await.is_empty(), "nothing stored");
+
+    s.set(
+        &bot,
+        LocritPatch {
+            open_to: Some(OpenTo {
+                humans: true,
+                ..CLOSED
+            }),
+            ..LocritPatch::default()
+        },
+    )
+    .await;
+    for who in [&guest_in, &key] {
+        for status in attempts(who).await {
+            assert_eq!(status, StatusCode::OK, "{who:?}");
+        }
+    }
+    socket_io("after", "chat_complete").await;
+}
+
+/// Recall never shows a caller what they could not read: a visitor's turn carries the
+/// Locrit's long-term memories to the model only where the owner shares the full memory.
+#[tokio::test]
+async fn a_visitor_s_reply_recalls_only_what_the_visitor_may_see() {
+    let s = Server::start().await;
+    let owner = s.account("owner").await;
+    let public = OpenTo {
+        internet: true,
+        ..CLOSED
+    };
+    let bot = s.locrit("Bot", &owner, public, PRIVATE).await;
+    let secret = "the owner's door code is 4711";
+    s.server
+        .core
+        .add_memory(
+            &bot,
+            locrit_domain::NewMemory {
+                content: secret.into(),
+                pinned: true,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let prompt_of_a_visit = async || -> String {
+        s.server.ollama.clear_requests();
+        let (status, body) = s
+            .post(&As::Anonymous, "/public/Bot/chat", json!({"message": "hi"}))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        s.server
+            .ollama
+            .requests_on(locrit_testkit::Endpoint::Chat)
+            .iter()
+            .map(Value::to_string)
+            .collect()
+    };
+    assert!(!prompt_of_a_visit().await.contains("4711"), "not shared");
+    s.set(
+        &bot,
+        LocritPatch {
+            access_to: Some(AccessTo {
+                full_memory: true,
+                ..PRIVATE
+            }),
+            ..LocritPatch::default()
+        },
+    )
+    .await;
+    assert!(
+        prompt_of_a_visit().await.contains("4711"),
+        "shared with everyone it talks to"
+    );
 }
