@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use locrit_domain::{Job, Memory, Message};
+use locrit_domain::{Dialogue, Job, Memory, Message};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
@@ -49,6 +49,16 @@ pub enum Event {
     JobUpdated(Job),
     /// All of a Locrit's memory was wiped: sessions, messages, memories, concepts.
     MemoryCleared { locrit_id: Uuid },
+    /// A dialogue between Locrits changed: started, a reply recorded, paused, ended…
+    DialogueUpdated(Dialogue),
+    /// A local Locrit began a reply in a dialogue: its turn's log has the deltas.
+    DialogueTurn {
+        dialogue_id: Uuid,
+        /// The dialogue's initiator.
+        locrit_id: Uuid,
+        speaker: String,
+        turn_id: Uuid,
+    },
 }
 
 impl Event {
@@ -63,7 +73,9 @@ impl Event {
             Event::JobUpdated(job) => job.locrit_id.unwrap_or_default(),
             Event::MemoryDeleted { locrit_id, .. }
             | Event::MemoryCleared { locrit_id }
-            | Event::ConceptsChanged { locrit_id } => *locrit_id,
+            | Event::ConceptsChanged { locrit_id }
+            | Event::DialogueTurn { locrit_id, .. } => *locrit_id,
+            Event::DialogueUpdated(dialogue) => dialogue.locrit_id,
         }
     }
 }

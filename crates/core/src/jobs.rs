@@ -20,7 +20,7 @@ use crate::{Core, Error, Result};
 pub const EXTRACT_MEMORIES: &str = "extract_memories";
 
 /// The kinds this server knows how to run.
-const KINDS: &[&str] = &[EXTRACT_MEMORIES];
+const KINDS: &[&str] = &[EXTRACT_MEMORIES, crate::dialogues::DIALOGUE_TURN];
 
 /// How a job runner paces itself.
 #[derive(Debug, Clone, Copy)]
@@ -138,6 +138,7 @@ impl Core {
     async fn run_job(&self, job: Job, settings: JobSettings) {
         let result = match job.kind.as_str() {
             EXTRACT_MEMORIES => self.extract_memories(&job).await,
+            crate::dialogues::DIALOGUE_TURN => self.dialogue_turn(&job).await,
             other => Err(JobFailure {
                 message: format!("unknown job kind {other:?}"),
                 retryable: false,

@@ -8,6 +8,7 @@ mod backends;
 pub mod chat;
 mod client_conversations;
 mod config;
+mod dialogues;
 mod error;
 pub mod events;
 mod import;
@@ -29,6 +30,9 @@ pub use auth::{API_KEY_PREFIX, LOGIN_LIFETIME, NewApiKey, NewLogin, token_digest
 pub use backends::DefaultEngine;
 pub use client_conversations::{ClientChat, ClientMessage, ClientTurn};
 pub use config::{DEFAULT_OLLAMA_URL, GlobalConfig, GlobalConfigChanges, OllamaSettings};
+pub use dialogues::{
+    DIALOGUE_TURN, DialogueControl, NewContact, NewDialogue, PartnerRef, dialogue_session_key,
+};
 pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};
 pub use jobs::{Background, JobSettings};

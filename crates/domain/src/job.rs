@@ -39,4 +39,6 @@ pub struct NewJob {
     pub locrit_id: Option<Uuid>,
     pub payload: Value,
     pub max_attempts: i32,
+    /// Not before this time; now when absent.
+    pub run_after: Option<DateTime<Utc>>,
 }

@@ -4,6 +4,7 @@
 //! surfaces read and produce them.
 
 mod account;
+mod dialogue;
 mod error;
 mod ids;
 mod job;
@@ -17,6 +18,10 @@ mod time;
 pub use account::{
     Account, AccountRole, ApiKey, Invitation, KeyScopes, MIN_PASSWORD_CHARS, Scope,
     validate_password, validate_username,
+};
+pub use dialogue::{
+    Budget, Contact, Dialogue, DialogueStatus, END_MARKER, Ending, MAX_DIALOGUE_TURNS, Partner,
+    Side, validate_server_url,
 };
 pub use error::ValidationError;
 pub use ids::{MAX_ID_BYTES, validate_client_id};

@@ -8,8 +8,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use locrit_domain::{
-    Account, ApiKey, Concept, Invitation, Job, Locrit, Memory, Message, NewJob, NewMemory,
-    NewMessage, NewSession, Session, SessionKind, SessionStatus, now,
+    Account, ApiKey, Concept, Contact, Dialogue, Invitation, Job, Locrit, Memory, Message, NewJob,
+    NewMemory, NewMessage, NewSession, Session, SessionKind, SessionStatus, now,
 };
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -170,6 +170,8 @@ impl_store!(SqliteStore);
 impl_store!(PostgresStore);
 crate::accounts::impl_account_store!(SqliteStore);
 crate::accounts::impl_account_store!(PostgresStore);
+crate::dialogues::impl_dialogue_store!(SqliteStore);
+crate::dialogues::impl_dialogue_store!(PostgresStore);
 crate::search::impl_search_store!(
     SqliteStore,
     crate::search::sqlite::keyword_sql,

@@ -973,7 +973,7 @@ macro_rules! impl_store {
                 let sql = format!(
                     "INSERT INTO jobs (id, kind, locrit_id, payload, status, attempts, \
                      max_attempts, run_after, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $6, $6, $6) RETURNING {}",
+                     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $7, $6, $6) RETURNING {}",
                     $crate::sql::JOB_COLUMNS
                 );
                 let row: JobRow = sqlx::query_as(&sql)
@@ -983,6 +983,7 @@ macro_rules! impl_store {
                     .bind(Json(&job.payload))
                     .bind(job.max_attempts)
                     .bind(now())
+                    .bind(job.run_after.unwrap_or_else(now))
                     .fetch_one(&self.writer)
                     .await?;
                 Job::try_from(row)

@@ -4,8 +4,9 @@
 use std::sync::Arc;
 
 use locrit_domain::{
-    Account, AccountRole, ApiKey, Invitation, JobStatus, KeyScopes, Locrit, MessageStatus, NewJob,
-    NewLocrit, NewMemory, NewMessage, NewSession, Role, SessionKind, SessionStatus,
+    Account, AccountRole, ApiKey, Budget, Contact, Dialogue, DialogueStatus, Invitation, JobStatus,
+    KeyScopes, Locrit, MessageStatus, NewJob, NewLocrit, NewMemory, NewMessage, NewSession,
+    Partner, Role, SessionKind, SessionStatus, Side,
 };
 use locrit_store::{
     ConceptChanges, JobOutcome, JobQuery, MemoryChanges, MemoryQuery, MessagePage, SessionQuery,
@@ -817,6 +818,7 @@ mod cases {
             locrit_id: Some(bob.id),
             payload: json!({"n": 1}),
             max_attempts: 3,
+            run_after: None,
         };
         let queued = store.enqueue_job(&job("learn")).await.unwrap();
         store.enqueue_job(&job("other")).await.unwrap();
@@ -937,6 +939,7 @@ mod cases {
                 locrit_id: Some(bob.id),
                 payload: json!({"n": n}),
                 max_attempts: 1,
+                run_after: None,
             };
             store.enqueue_job(&job).await.unwrap();
         }
@@ -1548,6 +1551,91 @@ mod cases {
             .unwrap();
         assert_eq!(revoked.revoked_at, Some(created_at));
     }
+
+    pub async fn contacts_and_dialogues_round_trip_and_save_only_what_was_read(
+        store: Arc<dyn Store>,
+    ) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let at = chrono::DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let contact = Contact {
+            id: Uuid::now_v7(),
+            locrit_id: bob.id,
+            name: "Remy".into(),
+            server_url: "http://peer:5000".into(),
+            api_key: Some("lk_secret".into()),
+            created_at: at,
+        };
+        store.insert_contact(&contact).await.unwrap();
+        assert_eq!(
+            store.contact(contact.id).await.unwrap(),
+            Some(contact.clone())
+        );
+        let twice = Contact {
+            id: Uuid::now_v7(),
+            ..contact.clone()
+        };
+        assert!(matches!(
+            store.insert_contact(&twice).await,
+            Err(StoreError::Conflict(_))
+        ));
+        assert_eq!(store.contacts(bob.id).await.unwrap(), [contact.clone()]);
+
+        let mut dialogue = Dialogue {
+            id: Uuid::now_v7(),
+            locrit_id: bob.id,
+            partner: Partner::Remote {
+                contact_id: contact.id,
+            },
+            topic: "rain".into(),
+            budget: Budget {
+                max_turns: 10,
+                max_seconds: Some(60),
+                max_tokens: None,
+            },
+            status: DialogueStatus::Running,
+            stop_reason: None,
+            start_at: at,
+            started_at: Some(at),
+            ended_at: None,
+            turns: 3,
+            tokens: 120,
+            next_speaker: Side::Partner,
+            next_text: "Et toi ?".into(),
+            steer: Some("plus court".into()),
+            recent: vec!["a".into(), "b".into()],
+            created_by: None,
+            created_at: at,
+            updated_at: at,
+        };
+        store.insert_dialogue(&dialogue).await.unwrap();
+        assert_eq!(
+            store.dialogue(dialogue.id).await.unwrap(),
+            Some(dialogue.clone())
+        );
+        assert_eq!(store.dialogues(bob.id).await.unwrap(), [dialogue.clone()]);
+
+        // A save succeeds only over what it read.
+        let read_at = dialogue.updated_at;
+        dialogue.turns = 4;
+        dialogue.updated_at = at + chrono::Duration::seconds(1);
+        assert!(store.save_dialogue(&dialogue, read_at).await.unwrap());
+        let mut stale = dialogue.clone();
+        stale.status = DialogueStatus::Stopped;
+        assert!(
+            !store.save_dialogue(&stale, read_at).await.unwrap(),
+            "written since"
+        );
+        assert_eq!(store.dialogue(dialogue.id).await.unwrap().unwrap().turns, 4);
+
+        assert!(store.delete_contact(bob.id, contact.id).await.unwrap());
+        store.delete_locrit(bob.id).await.unwrap();
+        assert_eq!(
+            store.dialogue(dialogue.id).await.unwrap(),
+            None,
+            "gone with its Locrit"
+        );
+    }
 }
 
 /// Data outlives the process: reopening the same database finds it all.
@@ -1643,4 +1731,5 @@ conformance!(
     logins_expire_and_end_with_a_new_password,
     api_keys_are_found_by_hash_listed_and_revoked,
     invitations_are_per_locrit_and_revocable,
+    contacts_and_dialogues_round_trip_and_save_only_what_was_read,
 );

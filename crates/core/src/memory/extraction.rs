@@ -123,6 +123,7 @@ impl Core {
             locrit_id: Some(locrit.id),
             payload: json!({"messages": [question.id, reply.id]}),
             max_attempts: MAX_ATTEMPTS,
+            run_after: None,
         };
         if let Err(error) = self.enqueue_job(job).await {
             // The exchange itself is stored; only what it teaches is not learned.

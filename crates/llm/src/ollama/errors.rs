@@ -10,7 +10,7 @@ use crate::LlmError;
 /// Longest slice of a non-JSON error body quoted in a `Status` message.
 const MAX_QUOTED: usize = 300;
 
-pub(super) fn from_reqwest(e: reqwest::Error) -> LlmError {
+pub(crate) fn from_reqwest(e: reqwest::Error) -> LlmError {
     let message = describe(&e);
     // Timeout first: a connect timeout is also a connect error.
     if e.is_timeout() {

@@ -1,6 +1,8 @@
 //! [`OllamaClient`]: the [`LlmBackend`] for an Ollama server.
 
 mod errors;
+
+pub(crate) use errors::from_reqwest;
 mod stream;
 mod wire;
 
@@ -12,7 +14,7 @@ use async_trait::async_trait;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use self::errors::{check_status, from_reqwest};
+use self::errors::check_status;
 use crate::{ChatRequest, ChatStream, LlmBackend, LlmError, ModelInfo};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 
 mod activity;
 mod archive;
+mod dialogues;
 mod locrits;
 mod memory;
 mod search;
@@ -33,6 +34,9 @@ use crate::auth::routes as auth;
         auth::status, auth::setup, auth::login, auth::logout, auth::change_password, auth::keys,
         auth::create_key, auth::revoke_key, auth::accounts, auth::create_account,
         auth::delete_account, auth::invitations, auth::invite, auth::revoke_invitation,
+        dialogues::contacts, dialogues::add_contact, dialogues::delete_contact,
+        dialogues::dialogues, dialogues::start, dialogues::show, dialogues::events,
+        dialogues::pause, dialogues::resume, dialogues::stop, dialogues::steer,
     ),
     components(schemas(crate::error::ErrorBody, locrit_core::search::SearchMode)),
     tags(
@@ -41,7 +45,8 @@ use crate::auth::routes as auth;
         (name = "memory", description = "What a Locrit remembers: memories, messages, concepts, jobs"),
         (name = "search", description = "Keyword, semantic and hybrid search of a Locrit's memory"),
         (name = "server", description = "The server as a whole"),
-        (name = "auth", description = "Accounts, sign-in, API keys and invitations: see docs/ACCESS.md")
+        (name = "auth", description = "Accounts, sign-in, API keys and invitations: see docs/ACCESS.md"),
+        (name = "dialogues", description = "Locrits talking to Locrits: contacts on other servers, autonomous dialogues")
     )
 )]
 pub struct ApiDoc;
@@ -59,4 +64,5 @@ pub fn router() -> Router<Core> {
         .merge(search::router())
         .merge(server::router())
         .merge(activity::router())
+        .merge(dialogues::router())
 }

@@ -9,10 +9,10 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use locrit_core::chat::{SessionTarget, TurnRequest};
 use locrit_core::{Core, Error, NewSessionSpec};
-use locrit_domain::{Caller, Locrit, Requester, SessionKind, may_chat};
+use locrit_domain::{Caller, Locrit, Reading, Requester, SessionKind, may_chat, may_read};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,8 +30,72 @@ const MESSAGE_REQUIRED: &str = "Message requis";
 
 pub(super) fn routes() -> Router<Core> {
     Router::new()
+        .route("/api/v1/locrits", get(list))
+        .route("/api/v1/locrits/{name}/info", get(info))
         .route("/api/v1/locrits/{name}/chat", post(chat))
         .route("/api/v1/locrits/{name}/chat/stream", post(stream))
+}
+
+/// What another Locrit may do here: chat, streamed or not.
+fn capabilities() -> Value {
+    json!({"chat": true, "stream": true})
+}
+
+/// The model, for other Locrits only where the owner shows it (`access_to.llm_info`).
+fn model(locrit: &Locrit) -> Option<&str> {
+    may_read(locrit, Caller::Locrit, Reading::LlmInfo)
+        .is_ok()
+        .then_some(locrit.ollama_model.as_str())
+}
+
+/// Discovery: the active Locrits open to other Locrits.
+async fn list(State(core): State<Core>) -> Result<Json<Value>, ApiError> {
+    let locrits = core
+        .locrits()
+        .await
+        .map_err(|e| refusal(Family::Session, "", e))?;
+    let open: Vec<Value> = locrits
+        .iter()
+        .filter(|locrit| may_chat(locrit, Caller::Locrit).is_ok())
+        .map(|locrit| {
+            json!({
+                "name": locrit.name,
+                "description": locrit.description,
+                "model": model(locrit),
+                "public_address": locrit.public_address,
+                "capabilities": capabilities(),
+            })
+        })
+        .collect();
+    Ok(Json(
+        json!({"success": true, "count": open.len(), "locrits": open}),
+    ))
+}
+
+/// One Locrit as another Locrit sees it, with the fields the original's admin chat
+/// page reads (`ollama_model`, `active`).
+async fn info(State(core): State<Core>, Path(name): Path<String>) -> Result<Json<Value>, ApiError> {
+    let locrit = locrit_named(&core, &name).await?;
+    if !locrit.active {
+        return Err(ApiError::bad_request("Locrit inactif"));
+    }
+    may_chat(&locrit, Caller::Locrit)
+        .map_err(|denied| refusal(Family::Session, &name, Error::from(denied)))?;
+    let model = model(&locrit);
+    Ok(Json(json!({
+        "success": true,
+        "locrit": {
+            "name": locrit.name,
+            "description": locrit.description,
+            "model": model,
+            "ollama_model": model,
+            "active": locrit.active,
+            "public_address": locrit.public_address,
+            "open_to": locrit.open_to,
+            "access_to": locrit.access_to,
+            "capabilities": capabilities(),
+        },
+    })))
 }
 
 #[derive(Deserialize)]
@@ -41,6 +105,8 @@ struct V1Body {
     sender_name: Option<String>,
     sender_type: Option<String>,
     context: Option<String>,
+    /// Keeps one session per id for this sender (not in the original contract).
+    session_id: Option<String>,
 }
 
 /// A v1 request, checked and ready for the engine.
@@ -70,6 +136,11 @@ async fn chat(
             let mut body = session_reply(&turn, &reply);
             body.insert("sender_acknowledged".into(), json!(sender_name));
             body.insert("mode".into(), json!("legacy"));
+            // What the reply cost, for a calling Locrit's token budget.
+            body.insert(
+                "tokens".into(),
+                reply.metadata["stats"]["eval_count"].clone(),
+            );
             Value::Object(body)
         }
     };
@@ -138,7 +209,12 @@ async fn prepare(
     let locrit = locrit_named(core, name).await?;
     let caller = caller_for(&locrit).await?;
     gate(&locrit, caller, Family::Session)?;
-    let key = format!("v1_{sender_type}_{sender_name}");
+    // One session per sender, or per sender and conversation when it names one (a
+    // dialogue between Locrits keeps its own).
+    let key = match body.session_id.filter(|id| !id.is_empty()) {
+        Some(id) => format!("v1_{sender_type}_{sender_name}_{id}"),
+        None => format!("v1_{sender_type}_{sender_name}"),
+    };
     client_id("session_id", &key)?;
     let request = TurnRequest {
         session: SessionTarget::Open(NewSessionSpec {

@@ -187,6 +187,20 @@ fn describe(event: &Event) -> Option<Value> {
         Event::ConceptsChanged { .. } => json!({"kind": "concepts_changed"}),
         Event::JobUpdated(job) => json!({"kind": "job_updated", "job": job}),
         Event::MemoryCleared { .. } => json!({"kind": "memory_cleared"}),
+        Event::DialogueUpdated(dialogue) => {
+            json!({"kind": "dialogue_updated", "dialogue": dialogue})
+        }
+        Event::DialogueTurn {
+            dialogue_id,
+            speaker,
+            turn_id,
+            ..
+        } => json!({
+            "kind": "dialogue_turn",
+            "dialogue_id": dialogue_id,
+            "speaker": speaker,
+            "turn_id": turn_id,
+        }),
     };
     let mut body = body;
     body["timestamp"] = json!(now());
