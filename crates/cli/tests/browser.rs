@@ -105,8 +105,7 @@ fn create_admin(data: &std::path::Path) {
 
 /// A new Chromium session (its own profile: no cookie, nothing stored) on `driver`.
 async fn chromium(driver: &Driver) -> Client {
-    let chromium =
-        std::env::var("LOCRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let chromium = std::env::var("LOCRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let mut capabilities = Capabilities::new();
     capabilities.insert(
         "goog:chromeOptions".into(),

@@ -195,10 +195,7 @@ async fn an_api_key_is_shown_once_works_and_stops_when_revoked() {
             "Copy it now: you will not see it again."
         );
         let prefix = app.text_of(".api-keys [data-key] .prefix").await;
-        assert!(
-            token.starts_with(prefix.trim_end_matches('…')),
-            "{prefix}"
-        );
+        assert!(token.starts_with(prefix.trim_end_matches('…')), "{prefix}");
         assert_eq!(app.text_of(".api-keys [data-key] .scope").await, "Read");
 
         // Shown once: the page shows the key again, never its token.
@@ -207,7 +204,10 @@ async fn an_api_key_is_shown_once_works_and_stops_when_revoked() {
             .await;
         let page = app.eval("document.querySelector('main').textContent").await;
         assert!(!page.as_str().unwrap().contains(&token));
-        assert_eq!(app.eval("document.querySelector('.secret')").await, Value::Null);
+        assert_eq!(
+            app.eval("document.querySelector('.secret')").await,
+            Value::Null
+        );
 
         assert_eq!(
             app.with_key(&token, "/api/v2/locrits").await,
@@ -235,10 +235,7 @@ async fn an_invitation_link_lets_someone_without_an_account_chat_with_a_closed_l
         app.type_into("input[name=invitation_hours]", "24").await;
         app.click("form.invitation-form button[type=submit]").await;
         let link = app.text_of(".invitations .secret .secret-value").await;
-        assert!(
-            link.starts_with(&app.url("/p/Pixie?invitation=")),
-            "{link}"
-        );
+        assert!(link.starts_with(&app.url("/p/Pixie?invitation=")), "{link}");
         assert_eq!(
             app.text_of(".invitations [data-invitation] .label").await,
             "Zoé"
@@ -252,8 +249,11 @@ async fn an_invitation_link_lets_someone_without_an_account_chat_with_a_closed_l
             guest.text_of("main .banner.error").await,
             "This Locrit is not open to the public."
         );
-        guest.open(link.strip_prefix(&app.server.base).unwrap()).await;
-        guest.wait("document.querySelector('.public-chat #message')")
+        guest
+            .open(link.strip_prefix(&app.server.base).unwrap())
+            .await;
+        guest
+            .wait("document.querySelector('.public-chat #message')")
             .await;
         guest.chat("Hello from a guest").await;
         let reply = guest
