@@ -124,6 +124,16 @@ async fn without_local_trust_the_app_signs_in_and_its_changes_carry_the_csrf_tok
         app.wait("location.pathname === '/my-locrits' && document.querySelector('[data-locrit=Marie]')")
             .await;
 
+        // A sign-in that ends under the app (expired, or ended elsewhere): the next call
+        // the app makes is refused, and sends it to sign in, then back.
+        app.browser.delete_cookie("locrit_session").await.unwrap();
+        app.click("#nav a[href='/settings']").await;
+        app.wait("location.pathname === '/login' && location.search === '?next=%2Fsettings'")
+            .await;
+        app.sign_in(ADMIN, ADMIN_PASSWORD).await;
+        app.wait("location.pathname === '/settings' && document.querySelector('form.settings-form')")
+            .await;
+
         app.click("#account button.sign-out").await;
         app.wait("location.pathname === '/login' && document.querySelector('form.sign-in')")
             .await;
