@@ -239,10 +239,10 @@ impl Tab {
             if value == json!(true) {
                 return;
             }
-            assert!(
-                started.elapsed() < WAIT,
-                "timed out waiting for: {condition}"
-            );
+            if started.elapsed() > WAIT {
+                let errors = self.eval("window.__locritErrors").await;
+                panic!("timed out waiting for: {condition} (script errors: {errors})");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

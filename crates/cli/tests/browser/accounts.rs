@@ -96,6 +96,7 @@ async fn without_local_trust_the_app_signs_in_and_its_changes_carry_the_csrf_tok
             app.text_of("form.sign-in .banner.error").await,
             "Wrong username or password."
         );
+        app.screenshot_if_asked("sign-in").await;
         assert_eq!(app.eval("location.pathname").await, "/login");
 
         app.sign_in(ADMIN, ADMIN_PASSWORD).await;
@@ -207,6 +208,7 @@ async fn an_api_key_is_shown_once_works_and_stops_when_revoked() {
         let prefix = app.text_of(".api-keys [data-key] .prefix").await;
         assert!(token.starts_with(prefix.trim_end_matches('…')), "{prefix}");
         assert_eq!(app.text_of(".api-keys [data-key] .scope").await, "Read");
+        app.screenshot_if_asked("account").await;
 
         // Shown once: the page shows the key again, never its token.
         app.open("/account").await;
@@ -250,6 +252,7 @@ async fn an_invitation_link_lets_someone_without_an_account_chat_with_a_closed_l
             app.text_of(".invitations [data-invitation] .label").await,
             "Zoé"
         );
+        app.screenshot_if_asked("invitations").await;
 
         // Someone else, in a browser of their own: no account, no cookie.
         let guest = app.new_tab().await;

@@ -23,18 +23,24 @@ const routes = [
 /** Pages anyone may open, signed in or not. */
 const OPEN = /^\/(explore$|p\/)/;
 
-const NAV = [
-  ["/", "nav_dashboard"],
-  ["/my-locrits", "nav_locrits"],
-  ["/create-locrit", "nav_create"],
-  ["/settings", "nav_settings"],
-  ["/explore", "nav_explore"],
-];
-
 let leave = null; // the current page's cleanup
 let rendering = 0;
 /** What `/api/v2/auth/status` said: `{setup_needed, local_trust, account}`. */
 let auth = null;
+
+/** Whether the app may use the private pages: signed in, or trusted as this machine. */
+const admitted = () => Boolean(auth.account || auth.local_trust);
+/** Whether the app acts as an admin: signed in as one, or trusted as this machine. */
+export const isAdmin = () => (auth.account ? auth.account.role === "admin" : auth.local_trust);
+
+/** The main navigation: each page, and whether to offer it. */
+const NAV = [
+  ["/", "nav_dashboard", admitted],
+  ["/my-locrits", "nav_locrits", admitted],
+  ["/create-locrit", "nav_create", admitted],
+  ["/settings", "nav_settings", isAdmin],
+  ["/explore", "nav_explore", () => true],
+];
 
 export function navigate(path) {
   history.pushState(null, "", path);
@@ -43,9 +49,6 @@ export function navigate(path) {
 
 /** Who the app acts as: `{setup_needed, local_trust, account: {id, username, role} | null}`. */
 export const who = () => auth;
-
-/** Whether the app may use the private pages: signed in, or trusted as this machine. */
-const admitted = () => Boolean(auth.account || auth.local_trust);
 
 /** Asks the server again who the app acts as (after a sign-in, a setup, a sign-out), then opens `path`. */
 export async function reauthenticate(path) {
@@ -120,8 +123,7 @@ async function render() {
 function drawNav() {
   const nav = document.getElementById("nav");
   const path = location.pathname;
-  const items = admitted() ? NAV : NAV.filter(([href]) => OPEN.test(href));
-  replace(nav, h("ul", {}, items.map(([href, key]) => {
+  replace(nav, h("ul", {}, NAV.filter(([, , offered]) => offered()).map(([href, key]) => {
     const current = href === "/" ? path === "/" : path.startsWith(href);
     return h("li", {}, h("a", { href, "data-link": true, "aria-current": current ? "page" : null, text: t(key) }));
   })));

@@ -4,19 +4,18 @@
 import { api } from "../api.js";
 import { actionForm, confirmButton, field, formatTime, h, replace, secretOnce, toast, toggle } from "../dom.js";
 import { t } from "../i18n.js";
-import { reauthenticate, signInPath, who } from "../main.js";
+import { isAdmin, reauthenticate, signInPath, who } from "../main.js";
 import { newPassword } from "./sign-in.js";
 
 const SCOPES = ["read", "chat", "manage"];
 const ROLES = ["user", "admin"];
 
 export async function render(main) {
-  const { account, local_trust: localTrust } = who();
-  const admin = account ? account.role === "admin" : localTrust;
+  const { account } = who();
   const [own, accounts] = await Promise.all([
     account ? keysSection() : h("p", { class: "banner warn" }, t("local_trust_no_account"), " ",
       h("a", { href: signInPath("/account"), text: t("sign_in") })),
-    admin ? accountsSection(account) : null,
+    isAdmin() ? accountsSection(account) : null,
   ]);
   replace(main, h("h1", { text: t("account_title") }),
     h("p", { class: "who-am-i", text: account
