@@ -65,7 +65,7 @@ fn import_config_creates_the_four_fixture_locrits_then_changes_nothing() {
 
 /// Starts `locrit serve` on a free port and checks what it logs on the way.
 fn serve(data: &std::path::Path) -> Server {
-    let (server, seen) = common::serve(data, "http://127.0.0.1:9");
+    let (server, seen) = common::serve(data, "http://127.0.0.1:9", &[]);
     let log = seen.join("\n");
     assert!(
         log.contains("store ready") && log.contains("SQLite at"),

@@ -7,6 +7,8 @@
 
 mod common;
 
+#[path = "browser/accounts.rs"]
+mod accounts;
 #[path = "browser/memory_explorer.rs"]
 mod memory_explorer;
 #[path = "browser/public_pages.rs"]
@@ -73,53 +75,99 @@ fn chromedriver() -> Driver {
     }
 }
 
-/// The server, the fake model behind it and a browser on it.
-struct App {
+/// Who may use the test's server, and how.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Local trust, with an admin set up: the browser, on this machine, acts as an
+    /// admin without signing in.
+    Trusted,
+    /// Local trust and no account yet: the app offers the one-time setup.
+    Fresh,
+    /// No local trust (`--no-local-trust`), with an admin set up: every private page
+    /// needs a sign-in.
+    SignIn,
+}
+
+/// The admin of the servers that have one.
+const ADMIN: &str = "admin";
+const ADMIN_PASSWORD: &str = "correct horse battery staple";
+
+/// Sets up the first admin as its operator does, with `locrit admin create`.
+fn create_admin(data: &std::path::Path) {
+    let output = common::locrit()
+        .args(["admin", "create", "--username", ADMIN, "--data-dir"])
+        .arg(data)
+        .env("LOCRIT_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "locrit admin create: {output:?}");
+}
+
+/// A new Chromium session (its own profile: no cookie, nothing stored) on `driver`.
+async fn chromium(driver: &Driver) -> Client {
+    let chromium = std::env::var("LOCRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    let mut capabilities = Capabilities::new();
+    capabilities.insert(
+        "goog:chromeOptions".into(),
+        json!({"binary": chromium, "args": [
+            "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+            "--disable-dev-shm-usage", "--no-first-run", "--window-size=1280,900",
+        ]}),
+    );
+    // chromedriver is on the loopback: plain HTTP, no TLS.
+    ClientBuilder::new(HttpConnector::new())
+        .capabilities(capabilities)
+        .connect(&driver.url)
+        .await
+        .expect("a Chromium session")
+}
+
+/// A browser session on the server, and how tests drive it.
+struct Tab {
     browser: Client,
+    /// The server's address.
+    base: String,
+}
+
+/// The server, the fake model behind it and a browser on it (its [`Tab`]).
+struct App {
+    tab: Tab,
     http: reqwest::Client,
     fake: FakeOllama,
     server: Server,
     data: tempfile::TempDir,
-    _driver: Driver,
+    driver: Driver,
 }
 
 impl App {
-    async fn start(fake: FakeOllama) -> Self {
+    async fn start(fake: FakeOllama, access: Access) -> Self {
         let data = tempfile::tempdir().unwrap();
-        let (server, _) = common::serve(data.path(), &fake.url());
+        if access != Access::Fresh {
+            create_admin(data.path());
+        }
+        let args: &[&str] = if access == Access::SignIn {
+            &["--no-local-trust"]
+        } else {
+            &[]
+        };
+        let (server, _) = common::serve(data.path(), &fake.url(), args);
         let driver = chromedriver();
-        let chromium =
-            std::env::var("LOCRIT_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
-        let mut capabilities = Capabilities::new();
-        capabilities.insert(
-            "goog:chromeOptions".into(),
-            json!({"binary": chromium, "args": [
-                "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-dev-shm-usage", "--no-first-run", "--window-size=1280,900",
-            ]}),
-        );
-        // chromedriver is on the loopback: plain HTTP, no TLS.
-        let browser = ClientBuilder::new(HttpConnector::new())
-            .capabilities(capabilities)
-            .connect(&driver.url)
-            .await
-            .expect("a Chromium session");
+        let browser = chromium(&driver).await;
         Self {
-            browser,
+            tab: Tab {
+                browser,
+                base: server.base.clone(),
+            },
             http: reqwest::Client::new(),
             fake,
             server,
             data,
-            _driver: driver,
+            driver,
         }
     }
 
     fn data_dir(&self) -> &std::path::Path {
         self.data.path()
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.server.base)
     }
 
     /// A clean API call that must succeed.
@@ -148,6 +196,28 @@ impl App {
         .await
     }
 
+    /// Another browser session on the server: a new profile (no cookie, nothing stored).
+    async fn new_tab(&self) -> Tab {
+        Tab {
+            browser: chromium(&self.driver).await,
+            base: self.server.base.clone(),
+        }
+    }
+}
+
+impl std::ops::Deref for App {
+    type Target = Tab;
+
+    fn deref(&self) -> &Tab {
+        &self.tab
+    }
+}
+
+impl Tab {
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
     /// Opens a page of the app, after checking the last one raised no error.
     async fn open(&self, path: &str) {
         self.assert_no_errors().await;
@@ -169,10 +239,10 @@ impl App {
             if value == json!(true) {
                 return;
             }
-            assert!(
-                started.elapsed() < WAIT,
-                "timed out waiting for: {condition}"
-            );
+            if started.elapsed() > WAIT {
+                let errors = self.eval("window.__locritErrors").await;
+                panic!("timed out waiting for: {condition} (script errors: {errors})");
+            }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
@@ -229,13 +299,23 @@ impl App {
     }
 }
 
-/// Runs a test on a fresh app; on failure, leaves a screenshot named after the test.
+/// Runs a test on a fresh app whose browser acts as the admin of this machine; on
+/// failure, leaves a screenshot named after the test.
 async fn run<F, Fut>(name: &str, fake: FakeOllama, test: F)
 where
     F: FnOnce(Arc<App>) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let app = Arc::new(App::start(fake).await);
+    run_with(name, fake, Access::Trusted, test).await;
+}
+
+/// [`run`] on a server with these access rules.
+async fn run_with<F, Fut>(name: &str, fake: FakeOllama, access: Access, test: F)
+where
+    F: FnOnce(Arc<App>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let app = Arc::new(App::start(fake, access).await);
     let outcome = AssertUnwindSafe(async {
         test(Arc::clone(&app)).await;
         app.assert_no_errors().await;

@@ -248,6 +248,26 @@ async fn without_credentials_only_the_open_routes_answer() {
 }
 
 #[tokio::test]
+async fn the_web_apps_pages_of_a_locrit_are_its_shell_for_anyone() {
+    // The shell holds nothing of the Locrit: the calls it makes are what is gated.
+    let s = Server::start().await;
+    s.locrit("Bot", &s.admin, CLOSED, PRIVATE).await;
+    for path in [
+        "/p/Bot",
+        "/p/Bot/embed",
+        "/my-locrits/Bot/settings",
+        "/my-locrits/Bot/chat",
+    ] {
+        let response = s.server.http.get(s.server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.starts_with("<!doctype html>"), "{path}: {html}");
+    }
+    let (status, _) = s.get(&As::Anonymous, "/public/Bot").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
 async fn sign_in_gives_a_strict_http_only_cookie_and_changes_need_its_csrf_token() {
     let s = Server::start().await;
     let wrong = s

@@ -18,8 +18,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 struct Assets;
 
 /// The app's pages; each answers the shell.
-pub const CLIENT_ROUTES: [&str; 10] = [
+pub const CLIENT_ROUTES: [&str; 13] = [
     "/",
+    "/login",
+    "/setup",
+    "/account",
     "/my-locrits",
     "/create-locrit",
     "/settings",
@@ -148,6 +151,9 @@ mod tests {
     async fn client_routes_answer_the_shell_with_security_headers() {
         for path in [
             "/",
+            "/login",
+            "/setup",
+            "/account",
             "/my-locrits",
             "/my-locrits/Pixie/chat",
             "/settings",

@@ -23,9 +23,10 @@ impl Drop for Server {
     }
 }
 
-/// Starts `locrit serve` on a free port with `ollama_url` as the global Ollama server,
-/// reads where it listens from its log, and returns that log's lines so far.
-pub fn serve(data: &Path, ollama_url: &str) -> (Server, Vec<String>) {
+/// Starts `locrit serve` on a free port with `ollama_url` as the global Ollama server
+/// and `args` besides, reads where it listens from its log, and returns that log's
+/// lines so far.
+pub fn serve(data: &Path, ollama_url: &str, args: &[&str]) -> (Server, Vec<String>) {
     let mut child = locrit()
         .args([
             "serve",
@@ -36,6 +37,7 @@ pub fn serve(data: &Path, ollama_url: &str) -> (Server, Vec<String>) {
             "--data-dir",
         ])
         .arg(data)
+        .args(args)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();

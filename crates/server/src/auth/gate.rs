@@ -21,13 +21,15 @@ enum Use {
     Chat,
     Read(Reading),
     Manage,
-    /// Gated by the route itself (public pages, the inter-Locrit API).
+    /// Gated by the route itself (public pages, the inter-Locrit API), or not at all:
+    /// the web app's pages are its shell for anyone, and each call it makes is gated.
     OwnGate,
 }
 
 fn use_of(method: &Method, template: &str) -> Use {
     let reading = matches!(*method, Method::GET | Method::HEAD);
-    if (template.starts_with("/public/") && !template.ends_with("/settings"))
+    if locrit_web::CLIENT_ROUTES.contains(&template)
+        || (template.starts_with("/public/") && !template.ends_with("/settings"))
         || (template.starts_with("/api/v1/") && !template.contains("/memory"))
     {
         Use::OwnGate
@@ -170,6 +172,9 @@ mod tests {
             (&get, "/api/v2/locrits/{id}/export", Use::Manage),
             (&post, "/api/locrits/{name}/toggle", Use::Manage),
             (&get, "/public/{name}", Use::OwnGate),
+            (&get, "/p/{name}", Use::OwnGate),
+            (&get, "/p/{name}/embed", Use::OwnGate),
+            (&get, "/my-locrits/{name}/settings", Use::OwnGate),
             (&Method::PUT, "/public/{name}/settings", Use::Manage),
             (&post, "/api/v1/locrits/{name}/chat", Use::OwnGate),
             (

@@ -16,9 +16,31 @@ export class ApiError extends Error {
 const INVITATION_HEADER = "X-Locrit-Invitation";
 const invitation = () => new URLSearchParams(location.search).get("invitation");
 
-async function request(method, path, body, contentType = "application/json") {
-  const init = { method, headers: { Accept: "application/json" } };
-  if (invitation()) init.headers[INVITATION_HEADER] = invitation();
+/**
+ * The sign-in's CSRF token (from the status, the sign-in or the setup): the server
+ * refuses a state-changing call made with the sign-in's cookie unless it echoes it.
+ */
+const CSRF_HEADER = "X-CSRF-Token";
+let csrfToken = null;
+const changesState = (method) => !["GET", "HEAD", "OPTIONS"].includes(method);
+
+/** Called when the server says a call needs a sign-in (401); see `onUnauthenticated`. */
+let unauthenticated = () => {};
+
+/** The headers every call of the app sends: the page's invitation, the CSRF token. */
+function headers(method, extra) {
+  const all = { ...extra };
+  if (invitation()) all[INVITATION_HEADER] = invitation();
+  if (csrfToken && changesState(method)) all[CSRF_HEADER] = csrfToken;
+  return all;
+}
+
+/**
+ * A JSON call. A 401 means the sign-in is gone (or never was): the app is told, unless
+ * the call checks a password itself (`checksPassword`), where a 401 is a wrong password.
+ */
+async function request(method, path, body, { contentType = "application/json", checksPassword = false } = {}) {
+  const init = { method, headers: headers(method, { Accept: "application/json" }) };
   if (body !== undefined) {
     init.headers["Content-Type"] = contentType;
     init.body = contentType === "application/json" ? JSON.stringify(body) : body;
@@ -31,8 +53,19 @@ async function request(method, path, body, contentType = "application/json") {
   }
   if (response.status === 204) return null;
   const data = await response.json().catch(() => null);
+  if (response.status === 401 && !checksPassword) {
+    csrfToken = null;
+    unauthenticated();
+  }
   if (!response.ok || data?.success === false) throw new ApiError(response.status, data);
   return data;
+}
+
+/** A call that signs in (sign-in, setup): the answer's CSRF token is the one to send from now on. */
+async function signIn(path, credentials) {
+  const answer = await request("POST", path, credentials, { checksPassword: true });
+  csrfToken = answer.csrf_token;
+  return answer;
 }
 
 const enc = encodeURIComponent;
@@ -61,6 +94,45 @@ async function* sseFrames(response) {
 const VISITOR_HEADER = "X-Locrit-Visitor";
 
 export const api = {
+  /** Who the app acts as; keeps the sign-in's CSRF token for the calls that follow. */
+  auth: {
+    async status() {
+      const status = await request("GET", "/api/v2/auth/status");
+      csrfToken = status.csrf_token;
+      return status;
+    },
+    /** The one-time setup: the first admin, signed in. */
+    setup: (username, password) => signIn("/api/v2/auth/setup", { username, password }),
+    login: (username, password) => signIn("/api/v2/auth/login", { username, password }),
+    async logout() {
+      await request("POST", "/api/v2/auth/logout");
+      csrfToken = null;
+    },
+    /** Ends every sign-in of the account, this one too. */
+    changePassword: (current, next) => request("POST", "/api/v2/auth/password",
+      { current_password: current, new_password: next }, { checksPassword: true }),
+    keys: async () => (await request("GET", "/api/v2/auth/keys")).keys,
+    /** `{name, scopes: {read, chat, manage}, locrit?}` → `{key, token}`: the token is in this answer only. */
+    createKey: (fields) => request("POST", "/api/v2/auth/keys", fields),
+    revokeKey: (id) => request("DELETE", `/api/v2/auth/keys/${enc(id)}`),
+    /** `handler()` runs on every 401 but a wrong password's: the call needed a sign-in. */
+    onUnauthenticated(handler) {
+      unauthenticated = handler;
+    },
+  },
+  /** Accounts, for admins. */
+  accounts: {
+    list: async () => (await request("GET", "/api/v2/accounts")).accounts,
+    create: (fields) => request("POST", "/api/v2/accounts", fields),
+    remove: (id) => request("DELETE", `/api/v2/accounts/${enc(id)}`),
+  },
+  /** A Locrit's invitations, for its owner; a new one → `{invitation, token, link}`. */
+  invitations: {
+    list: async (id) => (await request("GET", `${v2(id)}/invitations`)).invitations,
+    create: (id, fields) => request("POST", `${v2(id)}/invitations`, fields),
+    revoke: (id, invitation) => request("DELETE", `${v2(id)}/invitations/${enc(invitation)}`),
+  },
+
   locrits: async () => (await request("GET", "/api/v2/locrits")).locrits,
   async locritByName(name) {
     const { locrits } = await request("GET", `/api/v2/locrits?name=${enc(name)}`);
@@ -96,7 +168,7 @@ export const api = {
   /** A Locrit's whole archive (sessions, messages, memories, concepts), for a download. */
   exportUrl: (id) => `${v2(id)}/export`,
   /** Imports an archive file → `{locrit, counts}`; 409 when its name or ids are taken, 422 when not an archive. */
-  importLocrit: (file) => request("POST", "/api/v2/locrits/import", file, "application/gzip"),
+  importLocrit: (file) => request("POST", "/api/v2/locrits/import", file, { contentType: "application/gzip" }),
 
   /** Public pages, as an anonymous visitor sees them. */
   public: {
@@ -111,13 +183,12 @@ export const api = {
      * last frame (`message_id`, `user_message_id`); rejects with an ApiError.
      */
     async chat(name, { message, visitorName, visitorId }, { onVisitor, onChunk }) {
-      const headers = { Accept: "text/event-stream", "Content-Type": "application/json" };
-      if (visitorId) headers[VISITOR_HEADER] = visitorId;
-      if (invitation()) headers[INVITATION_HEADER] = invitation();
+      const sent = headers("POST", { Accept: "text/event-stream", "Content-Type": "application/json" });
+      if (visitorId) sent[VISITOR_HEADER] = visitorId;
       let response;
       try {
         response = await fetch(`/public/${enc(name)}/chat/stream`, {
-          method: "POST", headers, body: JSON.stringify({ message, visitor_name: visitorName || undefined }),
+          method: "POST", headers: sent, body: JSON.stringify({ message, visitor_name: visitorName || undefined }),
         });
       } catch (error) {
         throw new ApiError(0, { error: `Network error: ${error.message}`, code: "network" });

@@ -1,4 +1,5 @@
 // A small element builder: text always goes in as text, never as HTML.
+import { t } from "./i18n.js";
 
 /** h("button", {class: "x", onclick: f, "aria-label": "…"}, child, …) */
 export function h(tag, props = {}, ...children) {
@@ -29,6 +30,28 @@ export function append(el, children) {
 export function replace(el, ...children) {
   el.replaceChildren();
   return append(el, children);
+}
+
+/** Puts `text` on the clipboard and says whether it worked. */
+export async function copyText(text) {
+  try {
+    await navigator.clipboard.writeText(text);
+    toast(t("copied"));
+  } catch {
+    toast(t("copy_failed"));
+  }
+}
+
+/**
+ * A secret the server shows once (an API key, an invitation link): the value, a copy
+ * button, and the warning that it will not be shown again.
+ */
+export function secretOnce(label, value) {
+  return h("div", { class: "banner ok secret", role: "status" },
+    h("p", {}, h("strong", { text: label })),
+    h("div", { class: "row" }, h("code", { class: "secret-value", text: value }),
+      h("button", { type: "button", class: "ghost small copy", text: t("copy"), onclick: () => copyText(value) })),
+    h("p", { class: "help", text: t("shown_once") }));
 }
 
 export function toast(message) {
@@ -67,4 +90,38 @@ export function formatTime(iso) {
 export function newId() {
   if (crypto.randomUUID) return crypto.randomUUID();
   return Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * A form that runs `submit()` when sent, its `children` then an alert and a submit
+ * button labelled `label`: the button waits while it runs, and what fails shows in the alert.
+ */
+export function actionForm(props, label, submit, ...children) {
+  const problem = h("div", { class: "banner error", role: "alert", hidden: true });
+  const button = h("button", { type: "submit", text: label });
+  return h("form", { novalidate: true, ...props, async onsubmit(event) {
+    event.preventDefault();
+    problem.hidden = true;
+    button.disabled = true;
+    try {
+      await submit();
+    } catch (error) {
+      problem.textContent = error.field ? t("field_error", { field: error.field, error: error.message }) : error.message;
+      problem.hidden = false;
+    } finally {
+      button.disabled = false;
+    }
+  } }, children, problem, h("div", { class: "actions" }, button));
+}
+
+/** A button that runs `work()` once `question` is confirmed; a failure is a toast. */
+export function confirmButton(label, question, work) {
+  return h("button", { type: "button", class: "danger small", text: label, async onclick() {
+    if (!confirm(question)) return;
+    try {
+      await work();
+    } catch (error) {
+      toast(error.message);
+    }
+  } });
 }

@@ -2,7 +2,7 @@
 // Socket.IO room of the session (so every tab on it sees the same turns), stop,
 // regenerate, copy.
 import { api } from "../api.js";
-import { formatTime, h, newId, replace, toast } from "../dom.js";
+import { copyText, formatTime, h, newId, replace } from "../dom.js";
 import { t } from "../i18n.js";
 import { whyControl } from "../why.js";
 import { keep, listen, live, onReconnect } from "../live.js";
@@ -126,7 +126,7 @@ class ChatView {
         status && status !== "complete" ? h("span", { class: "badge", text: status === "cancelled" ? t("stopped") : status }) : null),
       body,
       h("div", { class: "message-actions" },
-        h("button", { type: "button", class: "ghost small copy", text: t("copy"), onclick: () => this.copy(el) })));
+        h("button", { type: "button", class: "ghost small copy", text: t("copy"), onclick: () => copyText(el.text) })));
     el.text = text;
     this.fill(el);
     return el;
@@ -166,15 +166,6 @@ class ChatView {
   lastUser() {
     const users = this.log.querySelectorAll(".message.user");
     return users[users.length - 1]?.text ?? "";
-  }
-
-  async copy(el) {
-    try {
-      await navigator.clipboard.writeText(el.text);
-      toast(t("copied"));
-    } catch {
-      toast(t("copy_failed"));
-    }
   }
 
   send(text) {

@@ -1,8 +1,9 @@
-// Create a Locrit (/create-locrit) or change one (/my-locrits/<name>/settings).
+// Create a Locrit (/create-locrit), or change one and its invitations (/my-locrits/<name>/settings).
 import { api } from "../api.js";
 import { field, h, replace, toast, toggle } from "../dom.js";
 import { t } from "../i18n.js";
 import { navigate } from "../main.js";
+import { invitationsSection } from "./invitations.js";
 
 const OPEN_TO = ["humans", "locrits", "invitations", "internet", "platform"];
 const ACCESS_TO = ["full_memory", "quick_memory", "llm_info", "logs"];
@@ -119,5 +120,6 @@ export async function render(main, name) {
     }
   });
 
-  replace(main, h("h1", { text: locrit ? t("settings_title", { name: locrit.name }) : t("create_title") }), form);
+  replace(main, h("h1", { text: locrit ? t("settings_title", { name: locrit.name }) : t("create_title") }), form,
+    locrit ? await invitationsSection(locrit) : null);
 }

@@ -23,11 +23,17 @@ async function publicChat(main, name, { embedded }) {
   try {
     locrit = await api.public.profile(name);
   } catch (error) {
-    replace(main, h("div", { class: "banner error", role: "alert", text: error.status === 404 ? t("public_not_found") : error.message }));
+    replace(main, h("div", { class: "banner error", role: "alert", text: publicRefusal(error) }));
     return;
   }
   const view = new PublicChat(main, locrit, embedded);
   await view.load();
+}
+
+/** Why the page cannot be shown: in the visitor's language where the server said why in its own. */
+function publicRefusal(error) {
+  if (error.status === 404) return t("public_not_found");
+  return error.code === "forbidden" ? t("public_not_open") : error.message;
 }
 
 /** What a page may show as its avatar image; anything else is shown as text (an emoji). */
