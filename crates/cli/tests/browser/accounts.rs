@@ -150,7 +150,11 @@ async fn without_local_trust_the_app_signs_in_and_its_changes_carry_the_csrf_tok
 async fn a_fresh_server_offers_the_one_time_setup_which_signs_the_admin_in() {
     let fake = FakeOllama::start().await;
     run_with("setup", fake, Access::Fresh, |app| async move {
+        // Offered, not forced: the app works, and its top bar leads to the setup.
         app.open("/my-locrits").await;
+        app.wait("location.pathname === '/my-locrits' && document.querySelector('#account a[href=\"/setup\"]')")
+            .await;
+        app.click("#account a[href='/setup']").await;
         app.wait("location.pathname === '/setup' && document.querySelector('form.setup')")
             .await;
         app.type_into("form.setup input[name=username]", "owner")

@@ -71,8 +71,8 @@ api.auth.onUnauthenticated(() => {
 /** Where the app sends a request for `path` instead, if anywhere. */
 function redirect(path) {
   if (OPEN.test(path)) return null;
-  if (auth.setup_needed && auth.local_trust) return path === "/setup" ? null : "/setup";
-  if (path === "/setup") return "/";
+  // The setup is offered (in the top bar), not forced: this machine already acts as an admin.
+  if (path === "/setup") return auth.setup_needed && auth.local_trust ? null : "/";
   if (path === "/login") return null;
   return admitted() ? null : signInPath();
 }
@@ -137,8 +137,9 @@ function drawAccount() {
     replace(box, h("a", { href: "/account", class: "who" }, h("strong", { text: account.username }), " ",
       h("span", { class: "badge", text: t(`role_${account.role}`) })),
     h("button", { type: "button", class: "ghost small sign-out", text: t("sign_out"), onclick: signOut }));
-  } else if (setupNeeded) {
-    replace(box);
+  } else if (setupNeeded && localTrust) {
+    replace(box, h("a", { href: "/account", class: "who", text: t("local_admin") }),
+      location.pathname === "/setup" ? null : h("a", { href: "/setup", class: "sign-in", text: t("set_up_accounts") }));
   } else {
     replace(box, localTrust ? h("a", { href: "/account", class: "who", text: t("local_admin") }) : null,
       location.pathname === "/login" ? null : h("a", { href: signInPath(), class: "sign-in", text: t("sign_in") }));
