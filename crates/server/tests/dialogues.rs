@@ -541,3 +541,76 @@ async fn bad_dialogue_requests_are_clear_errors() {
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+/// Watching live: the dialogue's events give its state, each local reply's turn (whose
+/// tokens stream at `/api/v2/turns/{id}/events`) and each message, as they happen.
+#[tokio::test]
+async fn a_dialogue_is_watched_live_over_sse() {
+    use futures::StreamExt;
+    let server = TestServer::start().await;
+    server.ollama.set_reply(fresh_replies("a"));
+    server.ollama.set_token_delay(Duration::from_millis(20));
+    let ada = locrit(&server, "Ada", true).await;
+    locrit(&server, "Bob", true).await;
+    let at = chrono::Utc::now() + chrono::Duration::milliseconds(500);
+    let dialogue = start(
+        &server,
+        &ada,
+        json!({"partner": "Bob", "opening": "Hello Bob", "max_turns": 4, "start_at": at}),
+    )
+    .await;
+    let id = dialogue["id"].as_str().unwrap();
+    let response = server
+        .http
+        .get(server.url(&format!("/api/v2/dialogues/{id}/events")))
+        .send()
+        .await
+        .unwrap();
+    let mut events = Box::pin(common::sse_events(response));
+    let (mut turns, mut messages, mut tokens_followed) = (Vec::new(), 0, false);
+    let first = events.next().await.unwrap();
+    assert_eq!(
+        (first.event.as_str(), first.data["status"].clone()),
+        ("dialogue", json!("scheduled"))
+    );
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.next())
+            .await
+            .expect("the dialogue ends in time")
+            .expect("the stream stays open");
+        match event.event.as_str() {
+            "turn" => {
+                turns.push(event.data["speaker"].as_str().unwrap().to_owned());
+                if !tokens_followed {
+                    // The reply's tokens, from its turn log.
+                    let turn = event.data["turn_id"].as_str().unwrap();
+                    let log = server
+                        .http
+                        .get(server.url(&format!("/api/v2/turns/{turn}/events")))
+                        .send()
+                        .await
+                        .unwrap();
+                    let deltas: Vec<_> = common::sse_events(log)
+                        .take_while(|e| std::future::ready(e.event == "delta"))
+                        .collect()
+                        .await;
+                    assert!(!deltas.is_empty(), "tokens streamed");
+                    tokens_followed = true;
+                }
+            }
+            "message" => messages += 1,
+            "dialogue" if event.data["status"] == "completed" => break,
+            _ => {}
+        }
+    }
+    assert_eq!(
+        turns,
+        ["Bob", "Ada", "Bob", "Ada"],
+        "each side's replies, in order"
+    );
+    assert!(
+        messages >= 8,
+        "the initiator's transcript grew live: {messages}"
+    );
+}

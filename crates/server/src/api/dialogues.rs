@@ -223,7 +223,8 @@ pub async fn show(
 
 /// The dialogue live, as Server-Sent Events: `dialogue` (its state, at once and after
 /// each change), `turn` (a local reply began: follow its tokens at
-/// `/api/v2/turns/{turn_id}/events`), `message` (a message stored in its transcript).
+/// `/api/v2/turns/{turn_id}/events`), `message` (a message stored in the transcript of
+/// a side on this server; its `locrit_id` says whose).
 #[utoipa::path(operation_id = "dialogue_events", get, path = "/api/v2/dialogues/{dialogue}/events", tag = "dialogues",
     params(("dialogue" = Uuid, Path)),
     responses((status = 200, content_type = "text/event-stream", description = "The dialogue's events"), (status = 404, body = ErrorBody)))]
