@@ -832,33 +832,36 @@ async fn the_reading_table() {
         access_to: Some(access_to),
         ..LocritPatch::default()
     };
-    s.set(
-        &bot,
-        share(AccessTo {
-            logs: true,
-            ..PRIVATE
-        }),
-    )
-    .await;
-    assert_eq!(reads().await, (no, no, ok), "logs: their own conversation");
-    s.set(
-        &bot,
-        share(AccessTo {
-            quick_memory: true,
-            ..PRIVATE
-        }),
-    )
-    .await;
-    assert_eq!(reads().await, (ok, no, no), "quick memory");
-    s.set(
-        &bot,
-        share(AccessTo {
-            full_memory: true,
-            ..PRIVATE
-        }),
-    )
-    .await;
-    assert_eq!(reads().await, (ok, ok, no), "full memory, read-only");
+    let cases = [
+        (
+            AccessTo {
+                logs: true,
+                ..PRIVATE
+            },
+            (no, no, ok),
+            "logs: their own conversation",
+        ),
+        (
+            AccessTo {
+                quick_memory: true,
+                ..PRIVATE
+            },
+            (ok, no, no),
+            "quick memory",
+        ),
+        (
+            AccessTo {
+                full_memory: true,
+                ..PRIVATE
+            },
+            (ok, ok, no),
+            "full memory, read-only",
+        ),
+    ];
+    for (shared, expected, what) in cases {
+        s.set(&bot, share(shared)).await;
+        assert_eq!(reads().await, expected, "{what}");
+    }
     let delete = s
         .call(
             &guest_in,

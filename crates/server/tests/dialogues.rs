@@ -398,17 +398,31 @@ async fn a_locrit_talks_with_a_locrit_of_another_server_by_its_key() {
     );
     assert_eq!(ada_side[1].1, remy_side[0].1, "what Ada said, Remy heard");
     assert_eq!(ada_side[2].1, remy_side[1].1, "what Remy said, Ada heard");
-    // Remy learns from it in its own memory: its extraction jobs ran on B.
+    assert_eq!(sessions_of(&b, "Remy").await, 1);
+    // Remy learns from it in its own memory: its extraction jobs were queued on B.
     let remy = b.core.locrit_named("Remy").await.unwrap();
-    let sessions = b
+    let jobs = b
         .core
-        .sessions(&SessionQuery {
+        .jobs(&locrit_store::JobQuery {
             locrit_id: Some(remy.id),
-            ..SessionQuery::default()
+            ..Default::default()
         })
         .await
         .unwrap();
-    assert_eq!(sessions.len(), 1);
+    assert!(
+        jobs.iter().any(|job| job.kind == "extract_memories"),
+        "{jobs:?}"
+    );
+}
+
+/// How many live sessions the Locrit has.
+async fn sessions_of(server: &TestServer, name: &str) -> usize {
+    let locrit = server.core.locrit_named(name).await.unwrap();
+    let query = SessionQuery {
+        locrit_id: Some(locrit.id),
+        ..SessionQuery::default()
+    };
+    server.core.sessions(&query).await.unwrap().len()
 }
 
 #[tokio::test]
@@ -470,15 +484,7 @@ async fn a_wrong_key_or_a_closed_door_fails_the_dialogue_saying_why() {
             .contains("403"),
         "{refused}"
     );
-    let sessions = b
-        .core
-        .sessions(&SessionQuery {
-            locrit_id: Some(remy.id),
-            ..SessionQuery::default()
-        })
-        .await
-        .unwrap();
-    assert!(sessions.is_empty(), "nothing reached Remy");
+    assert_eq!(sessions_of(&b, "Remy").await, 0, "nothing reached Remy");
 
     // A Locrit closed to Locrits refuses a local dialogue too.
     locrit(&a, "Hermit", false).await;
