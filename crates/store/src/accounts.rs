@@ -174,6 +174,20 @@ pub(crate) const API_KEY_COLUMNS: &str = "id, account_id, name, prefix, scopes, 
 pub(crate) const INVITATION_COLUMNS: &str =
     "id, locrit_id, label, created_by, created_at, expires_at, revoked_at";
 
+/// The rows of `table` under one parent (`parent` = `$1`), newest first.
+pub(crate) fn newest_first(table: &str, columns: &str, parent: &str) -> String {
+    format!("SELECT {columns} FROM {table} WHERE {parent} = $1 ORDER BY created_at DESC, id DESC")
+}
+
+/// Revokes the row `$2` of the parent `$1` at `$3` (a second revoke keeps the first
+/// time), returning it.
+pub(crate) fn revoke(table: &str, columns: &str, parent: &str) -> String {
+    format!(
+        "UPDATE {table} SET revoked_at = COALESCE(revoked_at, $3) \
+         WHERE {parent} = $1 AND id = $2 RETURNING {columns}"
+    )
+}
+
 /// `columns`, each qualified by the table alias `alias`, for joins.
 pub(crate) fn qualified(alias: &str, columns: &str) -> String {
     columns
@@ -390,10 +404,10 @@ macro_rules! impl_account_store {
             }
 
             async fn api_keys(&self, account_id: Uuid) -> Result<Vec<ApiKey>> {
-                let sql = format!(
-                    "SELECT {} FROM api_keys WHERE account_id = $1 \
-                     ORDER BY created_at DESC, id DESC",
-                    $crate::accounts::API_KEY_COLUMNS
+                let sql = $crate::accounts::newest_first(
+                    "api_keys",
+                    $crate::accounts::API_KEY_COLUMNS,
+                    "account_id",
                 );
                 let rows: Vec<$crate::accounts::ApiKeyRow> = sqlx::query_as(&sql)
                     .bind(account_id)
@@ -408,10 +422,10 @@ macro_rules! impl_account_store {
                 id: Uuid,
                 now: DateTime<Utc>,
             ) -> Result<Option<ApiKey>> {
-                let sql = format!(
-                    "UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3) \
-                     WHERE account_id = $1 AND id = $2 RETURNING {}",
-                    $crate::accounts::API_KEY_COLUMNS
+                let sql = $crate::accounts::revoke(
+                    "api_keys",
+                    $crate::accounts::API_KEY_COLUMNS,
+                    "account_id",
                 );
                 let row: Option<$crate::accounts::ApiKeyRow> = sqlx::query_as(&sql)
                     .bind(account_id)
@@ -466,10 +480,10 @@ macro_rules! impl_account_store {
             }
 
             async fn invitations(&self, locrit_id: Uuid) -> Result<Vec<Invitation>> {
-                let sql = format!(
-                    "SELECT {} FROM invitations WHERE locrit_id = $1 \
-                     ORDER BY created_at DESC, id DESC",
-                    $crate::accounts::INVITATION_COLUMNS
+                let sql = $crate::accounts::newest_first(
+                    "invitations",
+                    $crate::accounts::INVITATION_COLUMNS,
+                    "locrit_id",
                 );
                 let rows: Vec<$crate::accounts::InvitationRow> = sqlx::query_as(&sql)
                     .bind(locrit_id)
@@ -484,10 +498,10 @@ macro_rules! impl_account_store {
                 id: Uuid,
                 now: DateTime<Utc>,
             ) -> Result<Option<Invitation>> {
-                let sql = format!(
-                    "UPDATE invitations SET revoked_at = COALESCE(revoked_at, $3) \
-                     WHERE locrit_id = $1 AND id = $2 RETURNING {}",
-                    $crate::accounts::INVITATION_COLUMNS
+                let sql = $crate::accounts::revoke(
+                    "invitations",
+                    $crate::accounts::INVITATION_COLUMNS,
+                    "locrit_id",
                 );
                 let row: Option<$crate::accounts::InvitationRow> = sqlx::query_as(&sql)
                     .bind(locrit_id)

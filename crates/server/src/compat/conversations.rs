@@ -4,8 +4,9 @@
 
 use std::collections::HashMap;
 
-use axum::extract::State;
+use axum::extract::{FromRequestParts, State};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use locrit_core::{Core, Error, NewSessionSpec};
@@ -193,23 +194,28 @@ async fn history(
     Ok(Json(Value::Object(body)))
 }
 
-async fn info(
-    State(core): State<Core>,
-    Who(requester): Who,
-    headers: HeaderMap,
-    Path(cid): Path<String>,
-) -> Reply {
-    let (locrit, session, _) = conversation(&core, &requester, &headers, &cid).await?;
+/// The conversation of the path, if the requester may use it (see [`conversation`]).
+struct Entered {
+    locrit: Locrit,
+    session: Session,
+}
+
+impl FromRequestParts<Core> for Entered {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, core: &Core) -> Result<Self, ApiError> {
+        let Who(requester) = Who::from_request_parts(parts, core).await?;
+        let Path(cid) = Path::<String>::from_request_parts(parts, core).await?;
+        let (locrit, session, _) = conversation(core, &requester, &parts.headers, &cid).await?;
+        Ok(Self { locrit, session })
+    }
+}
+
+async fn info(Entered { locrit, session }: Entered) -> Reply {
     Ok(Json(Value::Object(conversation_record(&session, &locrit))))
 }
 
-async fn delete(
-    State(core): State<Core>,
-    Who(requester): Who,
-    headers: HeaderMap,
-    Path(cid): Path<String>,
-) -> Reply {
-    let (locrit, session, _) = conversation(&core, &requester, &headers, &cid).await?;
+async fn delete(State(core): State<Core>, Entered { locrit, session }: Entered) -> Reply {
     core.delete_conversation(&session)
         .await
         .map_err(|error| refusal(Family::Conversation, &locrit.name, error))?;
