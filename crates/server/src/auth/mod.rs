@@ -52,13 +52,25 @@ pub(crate) async fn authenticate(
     let (mut parts, body) = request.into_parts();
     let requester = match identify(&layer, &parts).await {
         Ok(requester) => requester,
-        Err(error) => return error.into_response(),
+        Err(error) => return refusal(parts.uri.path(), error),
     };
     if let Err(error) = admit(&requester, &parts.method, parts.uri.path()) {
-        return error.into_response();
+        return refusal(parts.uri.path(), error);
     }
     parts.extensions.insert(requester);
     next.run(Request::from_parts(parts, body)).await
+}
+
+/// A refusal in the words of the protocol the path belongs to: OpenAI's and Ollama's
+/// clients read errors in their own shape.
+fn refusal(path: &str, error: ApiError) -> Response {
+    if path.starts_with("/v1/") {
+        crate::openai::OpenAiError::from(error).into_response()
+    } else if crate::ollama_api::PATHS.contains(&path) {
+        crate::ollama_api::OllamaError::from(error).into_response()
+    } else {
+        error.into_response()
+    }
 }
 
 async fn identify(layer: &AuthLayer, request: &Parts) -> Result<Requester, ApiError> {

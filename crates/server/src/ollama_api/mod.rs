@@ -23,12 +23,16 @@ use crate::extract::AnyJson;
 /// The Ollama release whose API this surface follows (clients check it).
 const OLLAMA_API_VERSION: &str = "0.12.6";
 
+/// The paths of Ollama's API served here; their errors are in Ollama's shape.
+pub const PATHS: [&str; 4] = ["/api/version", "/api/tags", "/api/show", "/api/chat"];
+
 pub fn router() -> Router<Core> {
+    let [version_path, tags_path, show_path, chat_path] = PATHS;
     Router::new()
-        .route("/api/version", get(version))
-        .route("/api/tags", get(tags))
-        .route("/api/show", post(show))
-        .route("/api/chat", post(chat::chat))
+        .route(version_path, get(version))
+        .route(tags_path, get(tags))
+        .route(show_path, post(show))
+        .route(chat_path, post(chat::chat))
 }
 
 pub struct Ollama;
