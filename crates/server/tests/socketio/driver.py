@@ -4,7 +4,7 @@ Reads one JSON command per line on stdin and answers each with one JSON line on
 stdout. Every client records every event it receives, in order, as [name, data].
 
   {"cmd": "connect", "client": "a", "url": "http://127.0.0.1:1234", "namespace": "/chat",
-   "transports": ["polling"] | ["websocket"] | null, "headers": {...}}
+   "transports": ["polling"] | ["websocket"] | null, "headers": {...}, "auth": {...}?}
       -> {"ok": true, "transport": "polling"} or {"ok": false, "error": "..."}
   {"cmd": "emit", "client": "a", "event": "chat_message", "data": {...}}  (data may be absent)
   {"cmd": "wait", "client": "a", "event": "chat_complete", "count": 1, "timeout": 10}
@@ -88,6 +88,7 @@ def run(clients, command):
             namespaces=[recorder.namespace],
             transports=command.get("transports"),
             headers=command.get("headers") or {},
+            auth=command.get("auth"),
             wait_timeout=10,
         )
         return {"ok": True, "transport": recorder.client.transport()}

@@ -115,12 +115,28 @@ impl Driver {
         transports: Value,
         headers: Value,
     ) -> Result<Client, String> {
-        let answer = self
-            .call(json!({
-                "cmd": "connect", "client": name, "url": base, "namespace": namespace,
-                "transports": transports, "headers": headers,
-            }))
-            .await;
+        let command = json!({
+            "cmd": "connect", "client": name, "url": base, "namespace": namespace,
+            "transports": transports, "headers": headers,
+        });
+        self.connect_command(name, command).await
+    }
+
+    /// A client sending `auth` in its connect packet (as browsers send an API key).
+    pub async fn connect_with_auth(
+        &self,
+        name: &str,
+        base: &str,
+        auth: Value,
+    ) -> Result<Client, String> {
+        let command = json!({
+            "cmd": "connect", "client": name, "url": base, "namespace": "/", "auth": auth,
+        });
+        self.connect_command(name, command).await
+    }
+
+    async fn connect_command(&self, name: &str, command: Value) -> Result<Client, String> {
+        let answer = self.call(command).await;
         if answer["ok"] != true {
             return Err(answer["error"].as_str().unwrap_or("?").to_owned());
         }
