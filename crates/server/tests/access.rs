@@ -4,7 +4,6 @@
 
 mod common;
 #[path = "socketio/driver.rs"]
-#[allow(dead_code)] // the Socket.IO tests use the rest
 mod driver;
 
 use common::{TestServer, read, segment};

@@ -4,6 +4,7 @@
 //! The Python comes from `LOCRIT_TEST_PYTHON`, else `target/py-venv/bin/python`; both
 //! are made by `./scripts/py-venv` (which `./scripts/test` runs). Without it the tests
 //! fail, saying so: they never pass without a real client.
+#![allow(dead_code)] // each test file uses its own part of this
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
