@@ -234,7 +234,8 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     // Subscribe first, then read the state: no change falls in between.
     let bus = BroadcastStream::new(core.subscribe());
-    let (dialogue, _) = core.dialogue(&requester, id).await?;
+    let (dialogue, locrit) = core.dialogue(&requester, id).await?;
+    let initiator = locrit.id;
     let key = dialogue_session_key(id);
     let first = futures::stream::once(async move { sse("dialogue", &json!(dialogue)) });
     let changes = bus.filter_map(move |event| {
@@ -253,7 +254,10 @@ pub async fn events(
                     "turn",
                     &json!({"speaker": speaker, "turn_id": turn_id}),
                 )),
-                Event::MessageStored(message) if message.session_id == key => {
+                // A local partner's transcript has the same key: only the initiator's.
+                Event::MessageStored(message)
+                    if message.session_id == key && message.locrit_id == initiator =>
+                {
                     Some(sse("message", &json!(message)))
                 }
                 _ => None,
