@@ -18,7 +18,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 struct Assets;
 
 /// The app's pages; each answers the shell.
-pub const CLIENT_ROUTES: [&str; 10] = [
+pub const CLIENT_ROUTES: [&str; 12] = [
     "/",
     "/my-locrits",
     "/create-locrit",
@@ -26,6 +26,8 @@ pub const CLIENT_ROUTES: [&str; 10] = [
     "/my-locrits/{name}/settings",
     "/my-locrits/{name}/chat",
     "/my-locrits/{name}/memory-explorer",
+    "/conversations",
+    "/conversations/{id}",
     "/explore",
     "/p/{name}",
     EMBED_ROUTE,

@@ -10,6 +10,8 @@ const routes = [
   [/^\/my-locrits\/([^/]+)\/settings$/, page(() => import("./pages/locrit-form.js"))],
   [/^\/my-locrits\/([^/]+)\/chat$/, page(() => import("./pages/chat.js"))],
   [/^\/my-locrits\/([^/]+)\/memory-explorer$/, page(() => import("./pages/memory.js"))],
+  [/^\/conversations$/, page(() => import("./pages/conversations.js"))],
+  [/^\/conversations\/([^/]+)$/, page(() => import("./pages/dialogue.js"))],
   [/^\/settings$/, page(() => import("./pages/settings.js"))],
   [/^\/explore$/, page(() => import("./pages/explore.js"))],
   [/^\/p\/([^/]+)$/, page(() => import("./pages/public.js"))],
@@ -20,6 +22,7 @@ const NAV = [
   ["/", "nav_dashboard"],
   ["/my-locrits", "nav_locrits"],
   ["/create-locrit", "nav_create"],
+  ["/conversations", "nav_conversations"],
   ["/settings", "nav_settings"],
   ["/explore", "nav_explore"],
 ];
