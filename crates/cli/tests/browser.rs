@@ -7,6 +7,8 @@
 
 mod common;
 
+#[path = "browser/conversations.rs"]
+mod conversations;
 #[path = "browser/memory_explorer.rs"]
 mod memory_explorer;
 #[path = "browser/public_pages.rs"]

@@ -1579,7 +1579,10 @@ mod cases {
             store.insert_contact(&twice).await,
             Err(StoreError::Conflict(_))
         ));
-        assert_eq!(store.contacts(bob.id).await.unwrap(), std::slice::from_ref(&contact));
+        assert_eq!(
+            store.contacts(bob.id).await.unwrap(),
+            std::slice::from_ref(&contact)
+        );
 
         let mut dialogue = Dialogue {
             id: Uuid::now_v7(),
@@ -1613,7 +1616,10 @@ mod cases {
             store.dialogue(dialogue.id).await.unwrap(),
             Some(dialogue.clone())
         );
-        assert_eq!(store.dialogues(bob.id).await.unwrap(), std::slice::from_ref(&dialogue));
+        assert_eq!(
+            store.dialogues(bob.id).await.unwrap(),
+            std::slice::from_ref(&dialogue)
+        );
 
         // A save succeeds only over what it read.
         let read_at = dialogue.updated_at;
