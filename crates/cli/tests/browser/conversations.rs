@@ -54,7 +54,8 @@ impl App {
         self.wait("document.querySelector('form.new-dialogue select[name=initiator] option')")
             .await;
         self.eval(&format!(
-            "(() => {{ const pick = (name, label) => {{ const s = document.querySelector(`select[name=${{name}}]`);
+            "(() => {{ document.querySelector('details.start-dialogue').open = true;
+              const pick = (name, label) => {{ const s = document.querySelector(`select[name=${{name}}]`);
                 s.value = [...s.options].find(o => o.textContent === label).value; s.dispatchEvent(new Event('change')); }};
               pick('initiator', {initiator:?}); pick('partner', {partner:?});
               document.querySelector('input[name=start_at]').value = {start_at}; }})()"
@@ -212,6 +213,7 @@ async fn a_conversation_is_paused_resumed_and_stopped_and_a_scheduled_one_waits(
         assert_eq!(rows, json!([["scheduled", "scheduled", "later"], ["stopped", "stopped", "long talk"]]), "newest first");
         let when = app.eval("document.querySelector('[data-status=scheduled] .times').textContent").await;
         assert!(when.as_str().unwrap().starts_with("starts "), "{when}");
+        app.screenshot_if_asked("conversations-list").await;
     })
     .await;
 }

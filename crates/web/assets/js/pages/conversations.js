@@ -64,10 +64,13 @@ export async function render(main) {
     h("p", { class: "muted", text: t("contacts_intro") }),
     locrits.map((locrit) => contactsOf(locrit, contacts, () => form.refreshPartners())));
   await drawList();
+  // The form folds away once there are conversations to look at.
+  const start = h("details", { class: "start-dialogue", open: !list.querySelector("[data-dialogue]") },
+    h("summary", { text: t("dialogue_new") }), form.el);
   replace(main,
     h("div", { class: "page-head" }, h("h1", { text: t("dialogues_title") })),
     h("p", { class: "muted", text: t("dialogues_intro") }),
-    list, form.el, contactsSection);
+    start, list, contactsSection);
   return () => clearTimeout(timer);
 }
 
@@ -79,7 +82,7 @@ function row(dialogue, locrits, contacts) {
       h("p", {}, statusBadge(dialogue.status), " ",
         h("a", { href, text: t("dialogue_between", { a: initiator, b: partnerName(dialogue, locrits, contacts) }) })),
       dialogue.topic ? h("p", { class: "topic", text: dialogue.topic }) : null,
-      h("p", { class: "muted" }, h("span", { class: "spent", text: spent(dialogue) }), " ",
+      h("p", { class: "muted budget" }, h("span", { class: "spent", text: spent(dialogue) }),
         h("span", { class: "times", text: times(dialogue) })),
       dialogue.stop_reason ? h("p", { class: "muted stop-reason", text: dialogue.stop_reason }) : null),
     h("a", { class: "button ghost small", href, text: t("open") }));
@@ -138,7 +141,7 @@ function newDialogueForm(locrits, contacts) {
       submit.disabled = false;
     }
   } },
-  h("fieldset", {}, h("legend", { text: t("dialogue_new") }),
+  h("fieldset", { "aria-label": t("dialogue_new") },
     h("div", { class: "form-grid" },
       field(t("dialogue_initiator"), initiator),
       field(t("dialogue_partner"), partner),

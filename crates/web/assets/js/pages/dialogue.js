@@ -65,7 +65,7 @@ class DialogueView {
         h("h1", { text: t("dialogue_between", { a: names.initiator, b: names.partner }) }), this.badge,
         h("a", { class: "button ghost", href: "/conversations", text: t("dialogue_back") })),
       dialogue.topic ? h("p", { class: "topic", text: t("dialogue_topic_line", { topic: dialogue.topic }) }) : null,
-      h("p", { class: "muted budget" }, this.spent, " ", this.times), this.reason,
+      h("p", { class: "muted budget" }, this.spent, this.times), this.reason,
       h("div", { class: "actions controls", role: "group", "aria-label": t("dialogue_controls") }, Object.values(this.buttons)),
       this.log, this.waiting, this.steered, this.problem, steer));
   }
