@@ -214,6 +214,34 @@ async fn a_conversation_is_paused_resumed_and_stopped_and_a_scheduled_one_waits(
         let when = app.eval("document.querySelector('[data-status=scheduled] .times').textContent").await;
         assert!(when.as_str().unwrap().starts_with("starts "), "{when}");
         app.screenshot_if_asked("conversations-list").await;
+
+        // A contact on another server: added, offered as a partner of its Locrit only, removed.
+        app.eval("document.querySelector('[data-locrit=Ada].contacts-of').open = true").await;
+        app.type_into("[data-locrit=Ada] input[name=name]", "Remy").await;
+        app.type_into("[data-locrit=Ada] input[name=server_url]", "http://127.0.0.1:9").await;
+        app.type_into("[data-locrit=Ada] input[name=api_key]", "lk_secret").await;
+        app.click("[data-locrit=Ada] form.add-contact button[type=submit]").await;
+        app.wait("document.querySelector('[data-locrit=Ada] [data-contact]')?.textContent.includes('Remy')").await;
+        assert_eq!(
+            app.eval("document.querySelector('[data-locrit=Ada] summary').textContent").await,
+            "Contacts of Ada (1)"
+        );
+        let partners = "[...document.querySelectorAll('select[name=partner] option')].map(o => o.textContent)";
+        let pick = |name: &str| {
+            format!("(() => {{ const s = document.querySelector('select[name=initiator]');
+                s.value = [...s.options].find(o => o.textContent === '{name}').value; s.dispatchEvent(new Event('change')); }})()")
+        };
+        app.eval(&pick("Ada")).await;
+        assert_eq!(app.eval(partners).await, json!(["Bob", "Remy (http://127.0.0.1:9)"]));
+        app.eval(&pick("Bob")).await;
+        assert_eq!(app.eval(partners).await, json!(["Ada"]));
+        app.click("[data-locrit=Ada] [data-contact] button.danger").await;
+        app.wait("!document.querySelector('[data-locrit=Ada] [data-contact]')").await;
+        let ada = app.api(Method::GET, "/api/v2/locrits?name=Ada", None).await;
+        let contacts = app
+            .api(Method::GET, &format!("/api/v2/locrits/{}/contacts", ada["locrits"][0]["id"].as_str().unwrap()), None)
+            .await;
+        assert_eq!(contacts["contacts"], json!([]));
     })
     .await;
 }
