@@ -51,13 +51,14 @@ export async function render(main) {
   const contacts = new Map(await Promise.all(locrits.map(async (l) => [l.id, await api.contacts.list(l.id)])));
   const list = h("ul", { class: "rows dialogue-list", "aria-label": t("dialogues_title") });
   let timer = null;
+  let left = false;
   const drawList = async () => {
     clearTimeout(timer);
     const dialogues = (await Promise.all(locrits.map((l) => api.dialogues.list(l.id)))).flat()
       .sort((a, b) => b.created_at.localeCompare(a.created_at));
     replace(list, dialogues.length ? dialogues.map((d) => row(d, locrits, contacts.get(d.locrit_id) ?? []))
       : h("li", { class: "muted empty", text: t("dialogues_none") }));
-    if (dialogues.some((d) => !isFinal(d))) timer = setTimeout(() => drawList().catch(() => {}), REFRESH_MS);
+    if (!left && dialogues.some((d) => !isFinal(d))) timer = setTimeout(() => drawList().catch(() => {}), REFRESH_MS);
   };
   const form = newDialogueForm(locrits, contacts);
   const contactsSection = h("section", { class: "contacts" }, h("h2", { text: t("contacts_title") }),
@@ -71,7 +72,10 @@ export async function render(main) {
     h("div", { class: "page-head" }, h("h1", { text: t("dialogues_title") })),
     h("p", { class: "muted", text: t("dialogues_intro") }),
     start, list, contactsSection);
-  return () => clearTimeout(timer);
+  return () => {
+    left = true;
+    clearTimeout(timer);
+  };
 }
 
 function row(dialogue, locrits, contacts) {
