@@ -21,7 +21,7 @@ export function partnerName(dialogue, locrits, contacts) {
   const name = partner.kind === "local"
     ? locrits.find((l) => l.id === partner.locrit_id)?.name
     : contacts.find((c) => c.id === partner.contact_id)?.name;
-  return name ?? t("dialogue_partner");
+  return name ?? t("dialogue_other");
 }
 
 /** "3/10 replies · 120/500 tokens · 5 min": what it spent against its budget. */
