@@ -9,6 +9,8 @@ mod common;
 
 #[path = "browser/accounts.rs"]
 mod accounts;
+#[path = "browser/conversations.rs"]
+mod conversations;
 #[path = "browser/memory_explorer.rs"]
 mod memory_explorer;
 #[path = "browser/public_pages.rs"]

@@ -18,7 +18,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 struct Assets;
 
 /// The app's pages; each answers the shell.
-pub const CLIENT_ROUTES: [&str; 13] = [
+pub const CLIENT_ROUTES: [&str; 15] = [
     "/",
     "/login",
     "/setup",
@@ -29,6 +29,8 @@ pub const CLIENT_ROUTES: [&str; 13] = [
     "/my-locrits/{name}/settings",
     "/my-locrits/{name}/chat",
     "/my-locrits/{name}/memory-explorer",
+    "/conversations",
+    "/conversations/{id}",
     "/explore",
     "/p/{name}",
     EMBED_ROUTE,

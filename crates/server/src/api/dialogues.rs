@@ -223,8 +223,8 @@ pub async fn show(
 
 /// The dialogue live, as Server-Sent Events: `dialogue` (its state, at once and after
 /// each change), `turn` (a local reply began: follow its tokens at
-/// `/api/v2/turns/{turn_id}/events`), `message` (a message stored in the transcript of
-/// a side on this server; its `locrit_id` says whose).
+/// `/api/v2/turns/{turn_id}/events`), `message` (a message stored in the initiator's
+/// transcript).
 #[utoipa::path(operation_id = "dialogue_events", get, path = "/api/v2/dialogues/{dialogue}/events", tag = "dialogues",
     params(("dialogue" = Uuid, Path)),
     responses((status = 200, content_type = "text/event-stream", description = "The dialogue's events"), (status = 404, body = ErrorBody)))]
@@ -235,7 +235,8 @@ pub async fn events(
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
     // Subscribe first, then read the state: no change falls in between.
     let bus = BroadcastStream::new(core.subscribe());
-    let (dialogue, _) = core.dialogue(&requester, id).await?;
+    let (dialogue, locrit) = core.dialogue(&requester, id).await?;
+    let initiator = locrit.id;
     let key = dialogue_session_key(id);
     let first = futures::stream::once(async move { sse("dialogue", &json!(dialogue)) });
     let changes = bus.filter_map(move |event| {
@@ -254,7 +255,10 @@ pub async fn events(
                     "turn",
                     &json!({"speaker": speaker, "turn_id": turn_id}),
                 )),
-                Event::MessageStored(message) if message.session_id == key => {
+                // A local partner's transcript has the same key: only the initiator's.
+                Event::MessageStored(message)
+                    if message.session_id == key && message.locrit_id == initiator =>
+                {
                     Some(sse("message", &json!(message)))
                 }
                 _ => None,

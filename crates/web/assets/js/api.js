@@ -91,6 +91,21 @@ async function* sseFrames(response) {
   }
 }
 
+/**
+ * Follows a Server-Sent Events route: `handlers[name](data)` for each named event (its
+ * JSON parsed), `onopen()` on each (re)connection. The browser reconnects by itself
+ * (sending `Last-Event-ID`). Returns the function that stops it.
+ */
+function follow(path, handlers, onopen) {
+  const source = new EventSource(path);
+  for (const [name, handle] of Object.entries(handlers)) {
+    // A lost connection is an `error` too, without data: the browser retries it.
+    source.addEventListener(name, (event) => event.data !== undefined && handle(JSON.parse(event.data)));
+  }
+  if (onopen) source.addEventListener("open", onopen);
+  return () => source.close();
+}
+
 const VISITOR_HEADER = "X-Locrit-Visitor";
 
 export const api = {
@@ -207,6 +222,30 @@ export const api = {
       }
       throw new ApiError(0, { error: "The reply stopped before its end", code: "network" });
     },
+  },
+
+  /** Locrits of other servers a Locrit may talk with; their keys are never answered. */
+  contacts: {
+    list: async (id) => (await request("GET", `${v2(id)}/contacts`)).contacts,
+    add: (id, fields) => request("POST", `${v2(id)}/contacts`, fields),
+    remove: (id, contact) => request("DELETE", `${v2(id)}/contacts/${enc(contact)}`),
+  },
+
+  /** Conversations Locrits hold with each other. */
+  dialogues: {
+    /** A Locrit's dialogues, newest first. */
+    list: async (id) => (await request("GET", `${v2(id)}/dialogues`)).dialogues,
+    /** Starts (or, with `start_at`, schedules) one: `{partner | contact_id, topic, opening, max_turns, …}`. */
+    start: (id, fields) => request("POST", `${v2(id)}/dialogues`, fields),
+    /** `{dialogue, transcript}`: the initiator's side, `user` what the partner said. */
+    get: (dialogue) => request("GET", `/api/v2/dialogues/${enc(dialogue)}`),
+    /** `action`: pause, resume or stop; answers the dialogue (409 when not possible). */
+    control: (dialogue, action) => request("POST", `/api/v2/dialogues/${enc(dialogue)}/${action}`),
+    steer: (dialogue, message) => request("POST", `/api/v2/dialogues/${enc(dialogue)}/steer`, { message }),
+    /** Live: `{dialogue(state), turn({speaker, turn_id}), message(Message)}` handlers. */
+    watch: (dialogue, handlers, onopen) => follow(`/api/v2/dialogues/${enc(dialogue)}/events`, handlers, onopen),
+    /** A reply as it is made: `{delta({index, text}), done({reply}), error, cancelled}` handlers. */
+    watchTurn: (turn, handlers) => follow(`/api/v2/turns/${enc(turn)}/events`, handlers),
   },
 
   memory: {

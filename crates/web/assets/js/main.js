@@ -11,6 +11,8 @@ const routes = [
   [/^\/my-locrits\/([^/]+)\/settings$/, page(() => import("./pages/locrit-form.js"))],
   [/^\/my-locrits\/([^/]+)\/chat$/, page(() => import("./pages/chat.js"))],
   [/^\/my-locrits\/([^/]+)\/memory-explorer$/, page(() => import("./pages/memory.js"))],
+  [/^\/conversations$/, page(() => import("./pages/conversations.js"))],
+  [/^\/conversations\/([^/]+)$/, page(() => import("./pages/dialogue.js"))],
   [/^\/settings$/, page(() => import("./pages/settings.js"))],
   [/^\/account$/, page(() => import("./pages/account.js"))],
   [/^\/login$/, page(() => import("./pages/sign-in.js"))],
@@ -38,6 +40,7 @@ const NAV = [
   ["/", "nav_dashboard", admitted],
   ["/my-locrits", "nav_locrits", admitted],
   ["/create-locrit", "nav_create", admitted],
+  ["/conversations", "nav_conversations", admitted],
   ["/settings", "nav_settings", isAdmin],
   ["/explore", "nav_explore", () => true],
 ];
