@@ -39,6 +39,17 @@ pub enum Command {
     /// Accounts: create the first admin (the one-time setup), or more accounts.
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Check the store's data; `--repair` puts right what is safe to (derived data only).
+    /// Exits 1 when a fault remains.
+    Doctor(DoctorArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+    #[arg(long)]
+    pub repair: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -340,3 +340,22 @@ async fn listening_beyond_loopback_needs_an_admin_and_trusts_no_one() {
         .unwrap();
     assert_eq!(login.status(), 200);
 }
+
+#[test]
+fn doctor_checks_a_store_and_says_so() {
+    let data = tempfile::tempdir().unwrap();
+    let output = locrit()
+        .args(["doctor", "--data-dir"])
+        .arg(data.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let said = String::from_utf8_lossy(&output.stdout);
+    for line in ["sqlite_integrity", "session_counters", "no fault found"] {
+        assert!(said.contains(line), "{said}");
+    }
+}

@@ -68,4 +68,9 @@ impl Core {
     pub fn store(&self) -> &Arc<dyn Store> {
         &self.store
     }
+
+    /// Checks the store's data (`locrit doctor`), repairing what is safe to repair.
+    pub async fn doctor(&self, repair: bool) -> Result<Vec<locrit_store::Finding>> {
+        Ok(self.store.check(repair, locrit_domain::now()).await?)
+    }
 }

@@ -7,6 +7,7 @@
 mod accounts;
 mod backup;
 mod dialogues;
+mod doctor;
 mod error;
 mod open;
 mod rows;
@@ -25,6 +26,7 @@ use uuid::Uuid;
 pub use accounts::{AccountStore, Login};
 pub use backup::backup;
 pub use dialogues::DialogueStore;
+pub use doctor::{DoctorStore, Finding};
 pub use error::StoreError;
 pub use open::{PostgresStore, SqliteStore, SqliteSync, StoreConfig, open};
 pub use search::{
@@ -162,7 +164,9 @@ pub struct ServerStats {
 /// Everything Locrit keeps. Every write either commits or returns an error: no method
 /// reports success for data that is not stored.
 #[async_trait]
-pub trait Store: SearchStore + AccountStore + DialogueStore + Send + Sync + 'static {
+pub trait Store:
+    SearchStore + AccountStore + DialogueStore + DoctorStore + Send + Sync + 'static
+{
     /// For logs: which backend, and where.
     fn describe(&self) -> String;
 

@@ -172,6 +172,8 @@ crate::accounts::impl_account_store!(SqliteStore);
 crate::accounts::impl_account_store!(PostgresStore);
 crate::dialogues::impl_dialogue_store!(SqliteStore);
 crate::dialogues::impl_dialogue_store!(PostgresStore);
+crate::doctor::impl_doctor_store!(SqliteStore, crate::doctor::sqlite_integrity);
+crate::doctor::impl_doctor_store!(PostgresStore, crate::doctor::postgres_integrity);
 crate::search::impl_search_store!(
     SqliteStore,
     crate::search::sqlite::keyword_sql,
