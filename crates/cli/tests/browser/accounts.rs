@@ -105,7 +105,7 @@ async fn without_local_trust_the_app_signs_in_and_its_changes_carry_the_csrf_tok
             .await;
         assert_eq!(app.text_of("main h1").await, "My Locrits");
         assert_eq!(app.text_of("#account .who").await, "admin admin");
-        assert_eq!(app.nav().await.as_array().unwrap().len(), 5);
+        assert_eq!(app.nav().await.as_array().unwrap().len(), 6);
 
         // The server refuses a change without the sign-in's token…
         let bare = app
