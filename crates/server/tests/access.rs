@@ -219,8 +219,6 @@ async fn without_credentials_only_the_open_routes_answer() {
         (Method::GET, "/api/locrits"),
         (Method::GET, "/api/v2/locrits"),
         (Method::POST, "/api/locrits/Bob/chat"),
-        (Method::GET, "/v1/models"),
-        (Method::GET, "/api/tags"),
         (Method::POST, "/config/save"),
         (Method::GET, "/api/v2/auth/keys"),
         (Method::GET, "/api/conversations?user_id=x"),
@@ -231,6 +229,16 @@ async fn without_credentials_only_the_open_routes_answer() {
         assert_refused(&answer, StatusCode::UNAUTHORIZED, path);
         assert_eq!(answer.1["code"], "unauthenticated", "{path}");
     }
+    // The OpenAI and Ollama surfaces refuse in their protocols' own shapes.
+    let (status, openai) = s.get(&As::Anonymous, "/v1/models").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(openai["error"]["type"], "authentication_error", "{openai}");
+    let (status, ollama) = s.get(&As::Anonymous, "/api/tags").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(
+        ollama["error"].is_string() && ollama.get("success").is_none(),
+        "{ollama}"
+    );
     for path in [
         "/public/list",
         "/api/v1/ping",
