@@ -257,11 +257,7 @@ impl Core {
                 return Err(Error::Conflict("the dialogue is not paused".into()));
             }
             DialogueControl::Stop => {
-                self.end(
-                    &mut dialogue,
-                    DialogueStatus::Stopped,
-                    "stopped by a person".into(),
-                );
+                dialogue.end(DialogueStatus::Stopped, "stopped by a person".into(), now());
             }
             DialogueControl::Steer(word) => {
                 let word = word.trim();
@@ -299,12 +295,6 @@ impl Core {
             run_after: at,
         })
         .await
-    }
-
-    fn end(&self, dialogue: &mut Dialogue, status: DialogueStatus, reason: String) {
-        dialogue.status = status;
-        dialogue.stop_reason = Some(reason);
-        dialogue.ended_at = Some(now());
     }
 
     /// The job: one reply of the dialogue, unless it is paused, over, or this reply was
@@ -508,7 +498,7 @@ impl Core {
             if let Some(ending) = &ending
                 && (status == DialogueStatus::Running || status == DialogueStatus::Paused)
             {
-                self.end(&mut dialogue, DialogueStatus::Completed, ending.describe());
+                dialogue.end(DialogueStatus::Completed, ending.describe(), now());
             }
             if self
                 .store
@@ -588,7 +578,7 @@ impl Core {
         reason: String,
     ) -> Result<()> {
         let read_at = dialogue.updated_at;
-        self.end(&mut dialogue, status, reason);
+        dialogue.end(status, reason, now());
         dialogue.updated_at = now();
         if self.store.save_dialogue(&dialogue, read_at).await? {
             self.events.publish(Event::DialogueUpdated(dialogue));

@@ -138,6 +138,19 @@ pub enum Side {
 }
 
 impl Side {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Initiator => "initiator",
+            Self::Partner => "partner",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        [Self::Initiator, Self::Partner]
+            .into_iter()
+            .find(|side| side.as_str() == text)
+    }
+
     pub fn other(self) -> Self {
         match self {
             Self::Initiator => Self::Partner,
@@ -207,6 +220,13 @@ impl Ending {
 }
 
 impl Dialogue {
+    /// Ends it for good, saying why.
+    pub fn end(&mut self, status: DialogueStatus, reason: String, now: DateTime<Utc>) {
+        self.status = status;
+        self.stop_reason = Some(reason);
+        self.ended_at = Some(now);
+    }
+
     /// Records `reply` from the side that just spoke, and says whether the dialogue ends
     /// with it. The reply becomes what the other side answers.
     pub fn record_reply(&mut self, reply: &str, tokens: u64, now: DateTime<Utc>) -> Option<Ending> {

@@ -3,7 +3,7 @@
 
 use uuid::Uuid;
 
-use crate::{Account, AccountRole, KeyScopes, Locrit};
+use crate::{Account, AccountRole, KeyScopes, Locrit, Scope};
 
 /// The kind of party on the other end, as one Locrit sees it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +52,14 @@ impl Requester {
                 account.role == AccountRole::Admin && key.is_none_or(|k| k.locrit_id.is_none())
             }
             Self::Anonymous => false,
+        }
+    }
+
+    /// Whether its API key, if it came with one, has `scope`.
+    pub fn allows(&self, scope: Scope) -> bool {
+        match self {
+            Self::Account { key: Some(key), .. } => key.scopes.allows(scope),
+            _ => true,
         }
     }
 

@@ -10,7 +10,7 @@ use locrit_llm::ChatStats;
 use serde_json::Value;
 
 use crate::ApiError;
-use crate::auth::{acting_user, may_enter};
+use crate::auth::{acting_user, may_continue};
 
 /// The session a client names for its conversation; answered on every chat response.
 pub const SESSION_HEADER: HeaderName = HeaderName::from_static("x-locrit-session");
@@ -59,17 +59,8 @@ pub async fn start_turn(
 ) -> Result<ClientTurn, ApiError> {
     let (locrit, caller) = model(core, requester, model_name).await?;
     let session_key = session_key(headers)?;
-    if caller != Caller::Owner
-        && let Some(key) = &session_key
-    {
-        // Anyone but the owner continues only their own sessions.
-        match core.session(&locrit, key).await {
-            Ok(session) if !may_enter(requester, caller, &session) => {
-                return Err(ApiError::not_found("session not found"));
-            }
-            Ok(_) | Err(Error::NotFound(_)) => {}
-            Err(other) => return Err(other.into()),
-        }
+    if let Some(key) = &session_key {
+        may_continue(core, requester, caller, &locrit, key).await?;
     }
     let chat = ClientChat {
         user: acting_user(requester, caller, user),

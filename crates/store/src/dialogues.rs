@@ -78,13 +78,6 @@ pub(crate) struct DialogueRow {
     updated_at: DateTime<Utc>,
 }
 
-pub(crate) fn side_text(side: Side) -> &'static str {
-    match side {
-        Side::Initiator => "initiator",
-        Side::Partner => "partner",
-    }
-}
-
 impl TryFrom<DialogueRow> for Dialogue {
     type Error = StoreError;
 
@@ -107,11 +100,8 @@ impl TryFrom<DialogueRow> for Dialogue {
                 .map_err(|_| corrupt("turns", &row.turns.to_string()))?,
             tokens: u64::try_from(row.tokens)
                 .map_err(|_| corrupt("tokens", &row.tokens.to_string()))?,
-            next_speaker: match row.next_speaker.as_str() {
-                "initiator" => Side::Initiator,
-                "partner" => Side::Partner,
-                other => return Err(corrupt("next_speaker", other)),
-            },
+            next_speaker: Side::parse(&row.next_speaker)
+                .ok_or_else(|| corrupt("next_speaker", &row.next_speaker))?,
             next_text: row.next_text,
             steer: row.steer,
             recent: row.recent.0,
@@ -138,7 +128,7 @@ macro_rules! bind_dialogue {
             .bind($d.ended_at)
             .bind(i64::from($d.turns))
             .bind(i64::try_from($d.tokens).unwrap_or(i64::MAX))
-            .bind($crate::dialogues::side_text($d.next_speaker))
+            .bind($d.next_speaker.as_str())
             .bind(&$d.next_text)
             .bind(&$d.steer)
             .bind(Json(&$d.recent))

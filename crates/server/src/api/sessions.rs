@@ -10,7 +10,7 @@ use axum::{Json, Router};
 use futures::{Stream, StreamExt};
 use locrit_core::chat::{SessionTarget, TurnEnd, TurnEvent, TurnLog, TurnRequest};
 use locrit_core::{Core, NewSessionSpec};
-use locrit_domain::{Caller, Locrit, Message, Session, SessionKind};
+use locrit_domain::{Locrit, Message, Session, SessionKind};
 use locrit_store::{MessagePage, SessionQuery};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -19,7 +19,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use crate::ApiError;
-use crate::auth::{Who, acting_user, invitation, may_enter};
+use crate::auth::{Who, acting_user, invitation, may_continue};
 use crate::error::{ErrorBody, turn_failure};
 use crate::extract::{JsonBody, Path, Query};
 
@@ -274,13 +274,7 @@ pub async fn send(
     let caller = core
         .caller(&requester, &locrit, invitation(&headers))
         .await?;
-    if caller != Caller::Owner {
-        // Sessions here are the owner's to open: anyone else writes only into their own.
-        let session = core.session(&locrit, &key).await?;
-        if !may_enter(&requester, caller, &session) {
-            return Err(ApiError::not_found("session not found"));
-        }
-    }
+    may_continue(&core, &requester, caller, &locrit, &key).await?;
     let request = TurnRequest {
         session: SessionTarget::Existing { kind: None, key },
         user_id: acting_user(&requester, caller, body.user_id),

@@ -87,8 +87,8 @@ async fn identify(layer: &AuthLayer, request: &Parts) -> Result<Requester, ApiEr
                 .ok_or_else(|| unauthenticated("this API key is not valid (unknown or revoked)"));
         }
     }
-    if let Some(cookie) = CookieJar::from_headers(headers).get(SESSION_COOKIE)
-        && let Some(login) = layer.core.login(cookie.value()).await?
+    if let Some(token) = session_token(headers)
+        && let Some(login) = layer.core.login(&token).await?
     {
         if !is_safe(&request.method) {
             let sent = headers
@@ -111,6 +111,13 @@ async fn identify(layer: &AuthLayer, request: &Parts) -> Result<Requester, ApiEr
         return Ok(Requester::Local);
     }
     Ok(Requester::Anonymous)
+}
+
+/// The token of the sign-in cookie, if the request has one.
+pub(crate) fn session_token(headers: &HeaderMap) -> Option<String> {
+    CookieJar::from_headers(headers)
+        .get(SESSION_COOKIE)
+        .map(|cookie| cookie.value().to_owned())
 }
 
 /// The token of `Authorization: Bearer <token>`, if the header is there.
@@ -236,7 +243,7 @@ fn admit(requester: &Requester, method: &Method, path: &str) -> Result<(), ApiEr
         Requester::Anonymous if !needs.open => Err(unauthenticated(
             "sign in, or send an API key as `Authorization: Bearer <key>`",
         )),
-        Requester::Account { key: Some(key), .. } => {
+        Requester::Account { key: Some(_), .. } => {
             if needs.sign_in_only {
                 Err(ApiError::new(
                     StatusCode::FORBIDDEN,
@@ -245,7 +252,7 @@ fn admit(requester: &Requester, method: &Method, path: &str) -> Result<(), ApiEr
                 ))
             } else {
                 match needs.scope {
-                    Some(scope) if !key.scopes.allows(scope) => Err(missing_scope(scope)),
+                    Some(scope) if !requester.allows(scope) => Err(missing_scope(scope)),
                     _ => Ok(()),
                 }
             }
@@ -303,6 +310,28 @@ pub(crate) fn may_enter(requester: &Requester, caller: Caller, session: &Session
         || requester
             .user_id()
             .is_none_or(|me| session.user_id.as_deref() == Some(me.as_str()))
+}
+
+/// Whether `requester` may write into the session `key` of `locrit`: the owner into any;
+/// anyone else into one that does not exist yet (theirs to open) or that they may enter.
+/// A session of someone else is `NotFound`, as if it did not exist.
+pub(crate) async fn may_continue(
+    core: &Core,
+    requester: &Requester,
+    caller: Caller,
+    locrit: &Locrit,
+    key: &str,
+) -> Result<(), locrit_core::Error> {
+    if caller == Caller::Owner {
+        return Ok(());
+    }
+    match core.session(locrit, key).await {
+        Ok(session) if !may_enter(requester, caller, &session) => {
+            Err(locrit_core::Error::NotFound("session"))
+        }
+        Ok(_) | Err(locrit_core::Error::NotFound(_)) => Ok(()),
+        Err(other) => Err(other),
+    }
 }
 
 /// What `requester` is to `locrit` on the original's human entry points (Socket.IO,

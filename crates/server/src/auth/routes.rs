@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{SESSION_COOKIE, Who, unauthenticated};
+use super::{SESSION_COOKIE, Who, session_token, unauthenticated};
 use crate::ApiError;
 use crate::error::ErrorBody;
 use crate::extract::{JsonBody, Path};
@@ -154,12 +154,6 @@ fn session_cookie(token: String, lifetime: Duration, headers: &HeaderMap) -> Str
         .max_age(time::Duration::seconds(lifetime.num_seconds()))
         .build()
         .to_string()
-}
-
-fn session_token(headers: &HeaderMap) -> Option<String> {
-    axum_extra::extract::CookieJar::from_headers(headers)
-        .get(SESSION_COOKIE)
-        .map(|cookie| cookie.value().to_owned())
 }
 
 /// Signs out: ends this sign-in and clears the cookie.

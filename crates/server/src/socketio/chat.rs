@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use locrit_core::chat::{SessionTarget, Turn, TurnLog, TurnRequest};
 use locrit_core::{Error, NewSessionSpec};
-use locrit_domain::{Caller, Locrit, Requester, Scope, SessionKind, may_chat, validate_client_id};
+use locrit_domain::{Caller, Locrit, Scope, SessionKind, may_chat, validate_client_id};
 use serde_json::{Value, json};
 use socketioxide::extract::SocketRef;
 use uuid::Uuid;
@@ -15,7 +15,7 @@ use super::conn::{Reply, Sender};
 use super::hub::Hub;
 use super::words;
 use super::{SOCKET_USER, chat_room, conn, requester, text, turns_room};
-use crate::auth::{acting_user, human_caller, may_enter};
+use crate::auth::{acting_user, human_caller, may_continue};
 use crate::compat::chat::conversation_turn;
 use crate::compat::conversations::conversation_of;
 
@@ -73,11 +73,7 @@ async fn may_watch(
     let requester = requester(socket);
     let caller = human_caller(&hub.core, &requester, locrit, None).await?;
     may_chat(locrit, caller)?;
-    if let Ok(session) = hub.core.session(locrit, session_id).await
-        && !may_enter(&requester, caller, &session)
-    {
-        return Err(Error::NotFound("session"));
-    }
+    may_continue(&hub.core, &requester, caller, locrit, session_id).await?;
     Ok(caller)
 }
 
@@ -108,9 +104,7 @@ pub(super) async fn message(hub: Arc<Hub>, socket: SocketRef, data: Value) {
         return hub.answer(&socket, "error", payload).await;
     };
     let stream = data.get("stream").and_then(Value::as_bool).unwrap_or(true);
-    if let Requester::Account { key: Some(key), .. } = requester(&socket)
-        && !key.scopes.allows(Scope::Chat)
-    {
+    if !requester(&socket).allows(Scope::Chat) {
         let payload = json!({"message": words::NO_CHAT_SCOPE});
         return hub.answer(&socket, "error", payload).await;
     }

@@ -18,7 +18,7 @@ use super::send::{self, Sent, Stall};
 use super::{NAMESPACES, conn, now, requester, text, words};
 use crate::compat::memory::memory_json;
 use crate::compat::turn::message_json;
-use locrit_domain::{Reading, Requester, Scope, may_read};
+use locrit_domain::{Reading, Scope, may_read};
 
 /// How often a socket owed a `resync` is tried again.
 const RESYNC_RETRY: Duration = Duration::from_millis(50);
@@ -42,11 +42,7 @@ pub(super) async fn watch(hub: Arc<Hub>, socket: SocketRef, data: Value) {
         }
     };
     let requester = requester(&socket);
-    let key_reads = match &requester {
-        Requester::Account { key: Some(key), .. } => key.scopes.allows(Scope::Read),
-        _ => true,
-    };
-    let shared = key_reads
+    let shared = requester.allows(Scope::Read)
         && match hub.core.caller(&requester, &locrit, None).await {
             Ok(caller) => may_read(&locrit, caller, Reading::FullMemory).is_ok(),
             Err(_) => false,
