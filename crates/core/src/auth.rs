@@ -23,6 +23,8 @@ pub const LOGIN_LIFETIME: Duration = Duration::days(30);
 /// What every API key starts with, so a leaked one is recognisable (secret scanners).
 pub const API_KEY_PREFIX: &str = "lk_";
 const SHOWN_PREFIX_CHARS: usize = 10;
+/// How exact a key's `last_used_at` is.
+const LAST_USE_PRECISION: Duration = Duration::minutes(1);
 
 /// A new sign-in: the cookie's token and the token state-changing requests must echo.
 #[derive(Debug, Clone)]
@@ -77,6 +79,15 @@ fn password_matches(password: &str, hash: &str) -> bool {
     })
 }
 
+/// Managing accounts is an admin's.
+fn require_admin(by: &Requester) -> Result<()> {
+    if by.is_admin() {
+        Ok(())
+    } else {
+        Err(Error::Denied(locrit_domain::Denied::OwnerOnly))
+    }
+}
+
 /// Hashing a password takes tens of milliseconds of one core: off the async threads.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(work)
@@ -112,9 +123,7 @@ impl Core {
         password: &str,
         role: AccountRole,
     ) -> Result<Account> {
-        if !by.is_admin() {
-            return Err(Error::Denied(locrit_domain::Denied::OwnerOnly));
-        }
+        require_admin(by)?;
         self.insert_account(username, password, role).await
     }
 
@@ -145,18 +154,14 @@ impl Core {
     }
 
     pub async fn accounts(&self, by: &Requester) -> Result<Vec<Account>> {
-        if !by.is_admin() {
-            return Err(Error::Denied(locrit_domain::Denied::OwnerOnly));
-        }
+        require_admin(by)?;
         Ok(self.store.accounts().await?)
     }
 
     /// Deletes an account (its keys and sign-ins go with it; its Locrits stay, without
     /// an owner, for the admins). The last admin stays.
     pub async fn delete_account(&self, by: &Requester, id: Uuid) -> Result<()> {
-        if !by.is_admin() {
-            return Err(Error::Denied(locrit_domain::Denied::OwnerOnly));
-        }
+        require_admin(by)?;
         let account = self
             .store
             .account(id)
@@ -245,7 +250,13 @@ impl Core {
         if key.revoked_at.is_some() {
             return Ok(None);
         }
-        if let Err(error) = self.store.touch_api_key(key.id, Utc::now()).await {
+        // Recorded to the minute: one write per key and minute, not one per request.
+        let now = Utc::now();
+        if key
+            .last_used_at
+            .is_none_or(|at| now - at >= LAST_USE_PRECISION)
+            && let Err(error) = self.store.touch_api_key(key.id, now).await
+        {
             // Bookkeeping only: the key is valid whether or not this is recorded.
             tracing::debug!(%error, "could not record the key's last use");
         }

@@ -108,6 +108,7 @@ pub struct ApiKey {
     /// Only this Locrit, when set.
     pub locrit_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
+    /// When it was last used, to the minute.
     pub last_used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
 }
