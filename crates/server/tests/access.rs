@@ -1157,3 +1157,155 @@ async fn a_visitor_s_reply_recalls_only_what_the_visitor_may_see() {
         "shared with everyone it talks to"
     );
 }
+
+/// The account, key and invitation routes answer bad input with a clear JSON error and
+/// store nothing; what they store reads back.
+#[tokio::test]
+async fn account_routes_refuse_bad_input_and_read_back_what_they_store() {
+    let s = Server::start().await;
+    let owner = s.account("owner").await;
+    let bot = s.locrit("Bot", &owner, CLOSED, PRIVATE).await;
+    let (root, owner_in) = (s.sign_in("root").await, s.sign_in("owner").await);
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    let cases = [
+        (
+            &owner_in,
+            "/api/v2/auth/keys",
+            json!({"name": "", "scopes": {"read": true}}),
+            unprocessable,
+        ),
+        (
+            &owner_in,
+            "/api/v2/auth/keys",
+            json!({"name": "k", "scopes": {}}),
+            unprocessable,
+        ),
+        (
+            &owner_in,
+            "/api/v2/auth/keys",
+            json!({"name": "k", "scopes": {"read": true}, "locrit": "Nobody"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            &owner_in,
+            "/api/v2/auth/keys",
+            json!({"name": "k"}),
+            unprocessable,
+        ),
+        (
+            &root,
+            "/api/v2/accounts",
+            json!({"username": "ada", "password": "short"}),
+            unprocessable,
+        ),
+        (
+            &root,
+            "/api/v2/accounts",
+            json!({"username": "a/b", "password": PASSWORD}),
+            unprocessable,
+        ),
+        (
+            &root,
+            "/api/v2/accounts",
+            json!({"username": "OWNER", "password": PASSWORD}),
+            StatusCode::CONFLICT,
+        ),
+        (
+            &owner_in,
+            "/api/v2/accounts",
+            json!({"username": "eve", "password": PASSWORD}),
+            StatusCode::FORBIDDEN,
+        ),
+        (
+            &owner_in,
+            "/api/v2/auth/password",
+            json!({"current_password": "wrong one!", "new_password": PASSWORD}),
+            StatusCode::UNAUTHORIZED,
+        ),
+        (
+            &owner_in,
+            "/api/v2/auth/password",
+            json!({"current_password": PASSWORD, "new_password": "short"}),
+            unprocessable,
+        ),
+        (
+            &owner_in,
+            &format!("/api/v2/locrits/{}/invitations", bot.id),
+            json!({"label": "x".repeat(101)}),
+            unprocessable,
+        ),
+        (
+            &As::Anonymous,
+            "/api/v2/auth/login",
+            json!({"username": "owner"}),
+            unprocessable,
+        ),
+    ];
+    for (who, path, body, expected) in cases {
+        let answer = s.post(who, path, body.clone()).await;
+        assert_refused(&answer, expected, &format!("{path} {body}"));
+    }
+    let (_, keys) = s.get(&owner_in, "/api/v2/auth/keys").await;
+    assert_eq!(keys["keys"], json!([]), "no key stored");
+    let (_, invitations) = s
+        .get(
+            &owner_in,
+            &format!("/api/v2/locrits/{}/invitations", bot.id),
+        )
+        .await;
+    assert_eq!(
+        invitations["invitations"],
+        json!([]),
+        "no invitation stored"
+    );
+
+    let (status, created) = s
+        .post(
+            &root,
+            "/api/v2/accounts",
+            json!({"username": "ada", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let (_, accounts) = s.get(&root, "/api/v2/accounts").await;
+    let names: Vec<&str> = accounts["accounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["ada", "owner", "root"]);
+    assert!(
+        !accounts.to_string().contains("password"),
+        "hashes never answered"
+    );
+    // The new account signs in; deleting it ends that.
+    s.sign_in("ada").await;
+    let id = created["id"].as_str().unwrap();
+    let (status, _) = s
+        .call(
+            &root,
+            Method::DELETE,
+            &format!("/api/v2/accounts/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let gone = s
+        .post(
+            &As::Anonymous,
+            "/api/v2/auth/login",
+            json!({"username": "ada", "password": PASSWORD}),
+        )
+        .await;
+    assert_refused(&gone, StatusCode::UNAUTHORIZED, "deleted account");
+    let last = s
+        .call(
+            &root,
+            Method::DELETE,
+            &format!("/api/v2/accounts/{}", s.admin.id),
+            None,
+        )
+        .await;
+    assert_refused(&last, StatusCode::CONFLICT, "the last admin stays");
+}

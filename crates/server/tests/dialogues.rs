@@ -618,3 +618,45 @@ async fn a_dialogue_is_watched_live_over_sse() {
     // Ada answered twice: Bob's words and her reply each time; Bob's side is not sent.
     assert_eq!(messages, 4, "the initiator's transcript grew live");
 }
+
+#[tokio::test]
+async fn the_discovery_routes_answer_the_contract_s_errors() {
+    let server = TestServer::start().await;
+    locrit(&server, "Open", true).await;
+    locrit(&server, "Closed", false).await;
+    let (_, asleep) = server
+        .post(
+            "/api/v2/locrits",
+            json!({"name": "Asleep", "ollama_model": "llama3.2", "active": false}),
+        )
+        .await;
+    assert!(asleep["id"].is_string());
+    for (name, status, error) in [
+        ("Nobody", StatusCode::NOT_FOUND, "Locrit non trouvé"),
+        ("Asleep", StatusCode::BAD_REQUEST, "Locrit inactif"),
+        (
+            "Closed",
+            StatusCode::FORBIDDEN,
+            "Locrit non accessible aux autres Locrits",
+        ),
+    ] {
+        let (got, body) = server.get(&format!("/api/v1/locrits/{name}/info")).await;
+        assert_eq!(got, status, "{name}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(error),
+            "{name}: {body}"
+        );
+    }
+    let (_, listed) = server.get("/api/v1/locrits").await;
+    assert_eq!(
+        listed["count"], 1,
+        "only the active Locrit open to Locrits: {listed}"
+    );
+    let (status, _) = server
+        .post(
+            "/api/v2/dialogues/not-a-uuid/steer",
+            json!({"message": "x"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
