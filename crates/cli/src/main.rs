@@ -1,10 +1,11 @@
 //! `locrit`: run the server, import an original Locrit's `config.yaml`, take a Locrit
 //! away and bring it back, back up the store, fetch the embedded models, create
-//! accounts, check the store, print the API description.
+//! accounts, check the store, print the API description, measure performance.
 
 mod admin;
 mod archive;
 mod args;
+mod bench;
 mod doctor;
 mod import;
 mod models;
@@ -33,6 +34,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Models(command) => models::run(command).await,
         Command::Admin(command) => admin::run(command).await,
         Command::Doctor(args) => doctor::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
         Command::Openapi => {
             let document = <locrit_server::api::ApiDoc as utoipa::OpenApi>::openapi();
             println!("{}", serde_json::to_string_pretty(&document)?);

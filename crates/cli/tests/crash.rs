@@ -1,6 +1,7 @@
 //! The server killed with SIGKILL in the middle of many chat turns, again and again:
 //! after each restart every exchange the server acknowledged is there once, nothing is
-//! stored twice, each session's order has no gap, and `locrit doctor` finds no fault.
+//! stored twice, each session's order has no gap, and `locrit doctor` finds no fault; a
+//! reply cut mid-stream is kept, marked interrupted.
 
 mod common;
 
@@ -27,18 +28,9 @@ async fn sigkill_mid_turns_loses_nothing_acknowledged_and_duplicates_nothing() {
     let mut sent: HashMap<String, bool> = HashMap::new();
     let mut bob = String::new();
     for round in 0..ROUNDS {
-        let (mut server, _) = common::serve(data.path(), &fake.url(), &[]);
+        let (mut server, _) = common::serve(data.path(), &fake.url(), &[]).await;
         if round == 0 {
-            let created: serde_json::Value = http
-                .post(format!("{}/api/v2/locrits", server.base))
-                .json(&json!({"name": "Bob", "ollama_model": "llama3.2", "active": true}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            bob = created["id"].as_str().unwrap().to_owned();
+            bob = common::create_locrit(&http, &server.base, "Bob").await;
         }
         let mut clients = Vec::new();
         for client in 0..CLIENTS {
@@ -136,4 +128,89 @@ async fn sigkill_mid_turns_loses_nothing_acknowledged_and_duplicates_nothing() {
         String::from_utf8_lossy(&doctor.stdout),
         String::from_utf8_lossy(&doctor.stderr)
     );
+}
+
+/// A reply cut by SIGKILL mid-stream is not lost with the process: what was stored of
+/// it while it streamed is there after a restart, marked interrupted once its lease ran
+/// out, after its question, and the conversation goes on.
+#[tokio::test]
+async fn a_reply_cut_by_sigkill_is_kept_and_marked_interrupted() {
+    let data = tempfile::tempdir().unwrap();
+    let fake = FakeOllama::builder()
+        .token_delay(Duration::from_millis(150))
+        .reply("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen seventeen eighteen nineteen twenty twenty-one twenty-two twenty-three twenty-four")
+        .start()
+        .await;
+    let http = reqwest::Client::new();
+    let (mut server, _) = common::serve(data.path(), &fake.url(), &[]).await;
+    let created = common::create_locrit(&http, &server.base, "Bob").await;
+    let sessions = format!("/api/v2/locrits/{created}/sessions");
+    let opened = http
+        .post(format!("{}{sessions}", server.base))
+        .json(&json!({"id": "s"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(opened.status().is_success());
+    let messages = format!("{sessions}/s/messages");
+    let cut = http
+        .post(format!("{}{messages}", server.base))
+        .json(&json!({"content": "count slowly", "stream": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(cut.status().is_success());
+    // Past the first checkpoints (one a second), well before the end (~4 s).
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    drop(cut);
+
+    let (server, _) = common::serve(data.path(), &fake.url(), &[]).await;
+    let read = || async {
+        let page: serde_json::Value = http
+            .get(format!("{}{messages}", server.base))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        page["messages"].as_array().unwrap().clone()
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let stored = loop {
+        let stored = read().await;
+        assert_eq!(
+            stored.len(),
+            2,
+            "the question and what arrived of its reply"
+        );
+        if stored[1]["status"] != "streaming" {
+            break stored;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never marked: {stored:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(stored[0]["content"], "count slowly");
+    assert_eq!(stored[1]["status"], "interrupted");
+    let text = stored[1]["content"].as_str().unwrap();
+    assert!(text.starts_with("one two"), "{text:?}");
+    assert!(!text.contains("twenty-four"), "{text:?}");
+
+    // The conversation goes on after it, and the cut reply is in the next prompt.
+    fake.set_token_delay(Duration::ZERO);
+    let next = http
+        .post(format!("{}{messages}", server.base))
+        .json(&json!({"content": "go on"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(next.status().is_success());
+    assert_eq!(read().await.len(), 4);
+    let prompt = fake.requests().last().unwrap().clone();
+    assert!(prompt.to_string().contains(text), "{prompt}");
 }

@@ -78,6 +78,12 @@ impl Core {
         self.embedded.is_default.load(Ordering::Relaxed)
     }
 
+    /// The model new Locrits that name no server get, when that is the embedded engine:
+    /// it runs one chat model, the only one such a Locrit can use.
+    pub fn embedded_default_model(&self) -> Option<&'static str> {
+        self.embedded_by_default().then_some(CHAT_MODEL.name)
+    }
+
     /// The embedded engine, if its models are in the models folder.
     pub async fn embedded_engine(&self) -> Option<&EmbeddedEngine> {
         let dir = self.embedded.models_dir.as_deref()?;

@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use locrit_store::Import;
+
 use crate::{Core, Result};
 
 const CONFIG_KEY: &str = "config";
@@ -85,6 +87,15 @@ pub struct GlobalConfigChanges {
 }
 
 impl GlobalConfig {
+    fn to_value(&self) -> Value {
+        serde_json::to_value(self).expect("configuration serialises")
+    }
+
+    /// Writes it as part of an import; cache it once the import commits.
+    pub(crate) async fn write_into(&self, import: &mut dyn Import) -> Result<()> {
+        Ok(import.put_setting(CONFIG_KEY, &self.to_value()).await?)
+    }
+
     /// The global Ollama server: the stored URL, never empty.
     pub fn ollama_url(&self) -> String {
         let url = self.ollama.base_url.trim().trim_end_matches('/');
@@ -184,10 +195,15 @@ impl Core {
         Ok(config)
     }
 
-    pub(crate) async fn put_global_config(&self, config: &GlobalConfig) -> Result<()> {
-        let value = serde_json::to_value(config).expect("configuration serialises");
-        self.store.put_setting(CONFIG_KEY, &value).await?;
-        *self.config_cache.lock().expect("config cache") = Some((config.clone(), Instant::now()));
+    async fn put_global_config(&self, config: &GlobalConfig) -> Result<()> {
+        self.store
+            .put_setting(CONFIG_KEY, &config.to_value())
+            .await?;
+        self.cache_global_config(config);
         Ok(())
+    }
+
+    pub(crate) fn cache_global_config(&self, config: &GlobalConfig) {
+        *self.config_cache.lock().expect("config cache") = Some((config.clone(), Instant::now()));
     }
 }

@@ -61,6 +61,9 @@ pub struct NewDialogue {
     pub start_at: Option<DateTime<Utc>>,
 }
 
+/// How many times a person's control is applied to a dialogue that keeps changing.
+const CONTROL_ATTEMPTS: usize = 5;
+
 /// What a person can do to a dialogue under way.
 #[derive(Debug, Clone)]
 pub enum DialogueControl {
@@ -231,13 +234,33 @@ impl Core {
         Ok(self.store.dialogues(locrit.id).await?)
     }
 
-    /// Pauses, resumes, stops or steers a dialogue.
+    /// Pauses, resumes, stops or steers a dialogue. A person's control applies to the
+    /// dialogue as it is: when a reply was recorded between reading and saving it, it is
+    /// read again and applied again, rather than refused.
     pub async fn control_dialogue(
         &self,
         requester: &Requester,
         id: Uuid,
         control: DialogueControl,
     ) -> Result<Dialogue> {
+        for _ in 0..CONTROL_ATTEMPTS {
+            if let Some(dialogue) = self.try_control_dialogue(requester, id, &control).await? {
+                return Ok(dialogue);
+            }
+        }
+        Err(Error::Conflict(
+            "the dialogue keeps changing; try again".into(),
+        ))
+    }
+
+    /// One attempt of [`Core::control_dialogue`]: `None` when the dialogue changed
+    /// between reading and saving it.
+    async fn try_control_dialogue(
+        &self,
+        requester: &Requester,
+        id: Uuid,
+        control: &DialogueControl,
+    ) -> Result<Option<Dialogue>> {
         let (mut dialogue, _) = self.dialogue(requester, id).await?;
         let was = dialogue.status;
         if was.is_final() {
@@ -270,16 +293,14 @@ impl Core {
         let read_at = dialogue.updated_at;
         dialogue.updated_at = now();
         if !self.store.save_dialogue(&dialogue, read_at).await? {
-            return Err(Error::Conflict(
-                "the dialogue changed meanwhile; try again".into(),
-            ));
+            return Ok(None);
         }
         if queue {
             self.queue_dialogue_turn(&dialogue, None).await?;
         }
         self.events
             .publish(Event::DialogueUpdated(dialogue.clone()));
-        Ok(dialogue)
+        Ok(Some(dialogue))
     }
 
     async fn queue_dialogue_turn(
@@ -460,9 +481,7 @@ impl Core {
             TurnEnd::Cancelled(_) => Err(Error::Conflict("the reply was cancelled".into())),
             TurnEnd::Failed { error, .. } => Err(match error {
                 crate::chat::TurnError::Llm(llm) => Error::Llm(llm),
-                crate::chat::TurnError::Store(message) => {
-                    Error::Store(locrit_store::StoreError::Unavailable(message))
-                }
+                crate::chat::TurnError::Store(fault) => Error::Store(fault.into()),
             }),
         }
     }

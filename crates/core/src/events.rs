@@ -2,10 +2,10 @@
 //! (Socket.IO rooms, memory views). Events describe what is already stored; a reader
 //! that falls behind is told so (`Lagged`) and catches up from the store.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use locrit_domain::{Dialogue, Job, Memory, Message};
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 use uuid::Uuid;
 
 use crate::Core;
@@ -82,20 +82,41 @@ impl Event {
 
 pub(crate) struct EventBus {
     sender: broadcast::Sender<Event>,
+    /// This server's own events, for the other servers sharing its store, if any.
+    outbox: OnceLock<mpsc::Sender<Event>>,
 }
 
 impl Default for EventBus {
     fn default() -> Self {
         Self {
             sender: broadcast::Sender::new(CAPACITY),
+            outbox: OnceLock::new(),
         }
     }
 }
 
 impl EventBus {
+    /// Publishes an event of this server, to its subscribers and the other servers.
     pub(crate) fn publish(&self, event: Event) {
+        if let Some(outbox) = self.outbox.get()
+            && outbox.try_send(event.clone()).is_err()
+        {
+            // The other servers' clients catch up from the store.
+            tracing::warn!("events for the other servers are behind; one is dropped");
+        }
+        self.publish_from_peer(event);
+    }
+
+    /// Publishes an event that another server sent, to this server's subscribers only.
+    pub(crate) fn publish_from_peer(&self, event: Event) {
         // No subscriber is not an error: nobody is watching.
         let _ = self.sender.send(event);
+    }
+
+    /// From now on, this server's own events also go to the returned receiver.
+    pub(crate) fn open_outbox(&self) -> Option<mpsc::Receiver<Event>> {
+        let (sender, receiver) = mpsc::channel(CAPACITY);
+        self.outbox.set(sender).ok().map(|()| receiver)
     }
 }
 

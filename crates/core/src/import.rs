@@ -10,7 +10,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::{Core, GlobalConfig, Result};
+use locrit_store::Import;
+
+use crate::locrits::name_conflict;
+use crate::{Core, Error, GlobalConfig, Result};
 
 /// What happened to one entry of the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,9 +73,14 @@ impl Core {
             );
         };
         let locrits_section = sections.remove("locrits").unwrap_or(Value::Null);
-        let config_updated = self
-            .import_global(sections, locrits_section.get("default_settings"))
+        let global = self
+            .imported_global(sections, locrits_section.get("default_settings"))
             .await?;
+        // One transaction: a crash or an error midway leaves the store as it was.
+        let mut import = self.store.begin_import().await?;
+        if let Some(config) = &global {
+            config.write_into(import.as_mut()).await?;
+        }
 
         let instances = match locrits_section.get("instances") {
             Some(Value::Object(instances)) => instances.clone(),
@@ -80,17 +88,28 @@ impl Core {
         };
         let mut report = ImportReport {
             locrits: Vec::new(),
-            config_updated,
+            config_updated: global.is_some(),
         };
         for (name, settings) in instances {
-            let entry = self.import_locrit(&name, settings).await?;
-            tracing::info!(locrit = %entry.name, outcome = ?entry.outcome, reason = %entry.reason, "import");
+            let entry = self.import_locrit(import.as_mut(), &name, settings).await?;
             report.locrits.push(entry);
+        }
+        import.commit().await?;
+        if let Some(config) = &global {
+            self.cache_global_config(config);
+        }
+        for entry in &report.locrits {
+            tracing::info!(locrit = %entry.name, outcome = ?entry.outcome, reason = %entry.reason, "import");
         }
         Ok(report)
     }
 
-    async fn import_locrit(&self, name: &str, settings: Value) -> Result<ImportedLocrit> {
+    async fn import_locrit(
+        &self,
+        import: &mut dyn Import,
+        name: &str,
+        settings: Value,
+    ) -> Result<ImportedLocrit> {
         let entry = |outcome, reason: String| ImportedLocrit {
             name: name.to_owned(),
             outcome,
@@ -123,7 +142,10 @@ impl Core {
         };
         match self.store.locrit_by_name(&name).await? {
             None => {
-                self.store.insert_locrit(&imported).await?;
+                import
+                    .insert_locrit(&imported)
+                    .await
+                    .map_err(|e| name_conflict(e, &name))?;
                 Ok(entry(ImportOutcome::Created, "new Locrit".into()))
             }
             Some(existing) if same_settings(&existing, &imported) => {
@@ -135,7 +157,9 @@ impl Core {
                     owner_id: existing.owner_id,
                     ..imported
                 };
-                self.save_locrit(&updated).await?;
+                if !import.update_locrit(&updated).await? {
+                    return Err(Error::NotFound("Locrit"));
+                }
                 Ok(entry(
                     ImportOutcome::Updated,
                     "settings differed from the file".into(),
@@ -144,12 +168,13 @@ impl Core {
         }
     }
 
-    /// Stores the sections other than `locrits`, replacing what an earlier import stored.
-    async fn import_global(
+    /// The configuration with the sections other than `locrits` replacing what an
+    /// earlier import stored; `None` when that changes nothing.
+    async fn imported_global(
         &self,
         mut sections: Map<String, Value>,
         locrit_defaults: Option<&Value>,
-    ) -> Result<bool> {
+    ) -> Result<Option<GlobalConfig>> {
         let current = self.global_config().await?;
         let mut config = GlobalConfig {
             other: Map::new(),
@@ -188,11 +213,7 @@ impl Core {
             config.locrit_defaults = defaults.clone();
         }
         config.other = sections;
-        if config == current {
-            return Ok(false);
-        }
-        self.put_global_config(&config).await?;
-        Ok(true)
+        Ok((config != current).then_some(config))
     }
 }
 

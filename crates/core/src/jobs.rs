@@ -25,19 +25,20 @@ const KINDS: &[&str] = &[EXTRACT_MEMORIES, crate::dialogues::DIALOGUE_TURN];
 /// How a job runner paces itself.
 #[derive(Debug, Clone, Copy)]
 pub struct JobSettings {
-    /// How long a claimed job is ours; past it, another server may take it over.
+    /// How long a claimed job is ours without renewal (renewed every third of it while
+    /// it runs); past it, another server may take it over.
     pub lease: Duration,
     /// The first retry waits this long, each next one twice as long.
     pub retry_base: Duration,
     /// How often an idle runner looks for due retries and abandoned jobs (new jobs of
-    /// this server wake it at once).
+    /// this server wake it at once), and for replies whose server stopped.
     pub poll: Duration,
 }
 
 impl Default for JobSettings {
     fn default() -> Self {
         Self {
-            lease: Duration::from_secs(600),
+            lease: Duration::from_secs(60),
             retry_base: Duration::from_secs(5),
             poll: Duration::from_secs(5),
         }
@@ -64,8 +65,8 @@ impl From<Error> for JobFailure {
 
 pub(crate) struct JobsState {
     wake: Notify,
-    /// Who holds a lease: this server.
-    runner: String,
+    /// This server, as named in job leases and to the other servers.
+    pub(crate) runner: String,
 }
 
 impl Default for JobsState {
@@ -81,9 +82,14 @@ impl Core {
     /// Queues a job and wakes this server's runner.
     pub(crate) async fn enqueue_job(&self, job: NewJob) -> Result<Job> {
         let job = self.store.enqueue_job(&job).await?;
+        self.job_queued(&job);
+        Ok(job)
+    }
+
+    /// Announces a job stored (by any write) and wakes this server's runner.
+    pub(crate) fn job_queued(&self, job: &Job) {
         self.events.publish(Event::JobUpdated(job.clone()));
         self.jobs.wake.notify_one();
-        Ok(job)
     }
 
     /// A page of jobs, newest first.
@@ -136,13 +142,31 @@ impl Core {
     }
 
     async fn run_job(&self, job: Job, settings: JobSettings) {
-        let result = match job.kind.as_str() {
-            EXTRACT_MEMORIES => self.extract_memories(&job).await,
-            crate::dialogues::DIALOGUE_TURN => self.dialogue_turn(&job).await,
-            other => Err(JobFailure {
-                message: format!("unknown job kind {other:?}"),
-                retryable: false,
-            }),
+        let work = async {
+            match job.kind.as_str() {
+                EXTRACT_MEMORIES => self.extract_memories(&job).await,
+                crate::dialogues::DIALOGUE_TURN => self.dialogue_turn(&job).await,
+                other => Err(JobFailure {
+                    message: format!("unknown job kind {other:?}"),
+                    retryable: false,
+                }),
+            }
+        };
+        tokio::pin!(work);
+        let mut renewal = tokio::time::interval(settings.lease / 3);
+        renewal.tick().await;
+        let result = loop {
+            tokio::select! {
+                result = &mut work => break result,
+                _ = renewal.tick() => {
+                    let lease_until = Utc::now() + settings.lease;
+                    match self.store.renew_job(job.id, &self.jobs.runner, lease_until).await {
+                        Ok(true) => {}
+                        Ok(false) => tracing::warn!(job = %job.id, "job lease lost while it ran"),
+                        Err(error) => tracing::warn!(job = %job.id, %error, "cannot renew a job's lease"),
+                    }
+                }
+            }
         };
         let outcome = match result {
             Ok(()) => JobOutcome::Done,
@@ -201,21 +225,50 @@ impl Drop for Background {
 }
 
 impl Core {
-    /// Starts this server's background work: the job runner and the embedding worker.
+    /// Marks interrupted the replies whose server stopped while writing them (see
+    /// `chat::runner`), and tells the live views.
+    pub async fn interrupt_stale_replies(&self) -> Result<usize> {
+        let interrupted = self.store.interrupt_stale_replies(Utc::now()).await?;
+        let count = interrupted.len();
+        for reply in interrupted {
+            tracing::info!(message = %reply.id, "a reply cut by a stopped server is marked interrupted");
+            self.events.publish(Event::MessageStored(reply));
+        }
+        Ok(count)
+    }
+
+    async fn sweep_stale_replies(&self, every: Duration, shutdown: CancellationToken) {
+        loop {
+            if let Err(error) = self.interrupt_stale_replies().await {
+                tracing::warn!(%error, "cannot look for replies cut by a stopped server");
+            }
+            tokio::select! {
+                () = tokio::time::sleep(every) => {}
+                () = shutdown.cancelled() => return,
+            }
+        }
+    }
+
+    /// Starts this server's background work: the job runner, the sweeper of replies cut
+    /// by a stopped server, the embedding worker, and the relay of live events to and
+    /// from the other servers sharing the store.
     pub fn start_background(&self, settings: JobSettings) -> Background {
         let shutdown = CancellationToken::new();
         let core = self.clone();
         let token = shutdown.clone();
         let runner = tokio::spawn(async move { core.run_jobs(settings, token).await });
+        let core = self.clone();
+        let token = shutdown.clone();
+        let sweeper =
+            tokio::spawn(async move { core.sweep_stale_replies(settings.poll, token).await });
         let embedder = self.spawn_embedder();
         let token = shutdown.clone();
         let embedder = tokio::spawn(async move {
             token.cancelled().await;
             embedder.abort();
         });
-        Background {
-            shutdown,
-            tasks: vec![runner, embedder],
-        }
+        let mut tasks = vec![runner, sweeper, embedder];
+        tasks.extend(self.start_relay(&shutdown));
+        Background { shutdown, tasks }
     }
 }

@@ -7,6 +7,7 @@ mod auth;
 mod backends;
 pub mod chat;
 mod client_conversations;
+mod cluster;
 mod config;
 mod dialogues;
 mod error;
@@ -37,7 +38,7 @@ pub use error::{Error, Result};
 pub use import::{ImportOutcome, ImportReport, ImportedLocrit};
 pub use jobs::{Background, JobSettings};
 pub use memory::{ConceptDetails, MAX_RELATION_DEPTH, MemorySummary, RecallSources, SUMMARY_ITEMS};
-pub use public::visitor_turn;
+pub use public::{SharedHits, visitor_turn};
 pub use sessions::NewSessionSpec;
 
 /// The running Locrit service: its store and what it needs to act on it.
@@ -69,8 +70,12 @@ impl Core {
         &self.store
     }
 
-    /// Checks the store's data (`locrit doctor`), repairing what is safe to repair.
+    /// Checks the store's data (`locrit doctor`), repairing what is safe to repair
+    /// (replies cut by a stopped server are marked interrupted).
     pub async fn doctor(&self, repair: bool) -> Result<Vec<locrit_store::Finding>> {
+        if repair {
+            self.interrupt_stale_replies().await?;
+        }
         Ok(self.store.check(repair, locrit_domain::now()).await?)
     }
 }

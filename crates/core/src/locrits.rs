@@ -1,7 +1,6 @@
 //! Managing Locrits: create, read, update (rename and activation included), delete.
 
 use locrit_domain::{EMBEDDED_ENGINE, Locrit, LocritPatch, NewLocrit, Requester};
-use locrit_embedded::CHAT_MODEL;
 use locrit_store::StoreError;
 use uuid::Uuid;
 
@@ -22,10 +21,11 @@ impl Core {
         requester: &Requester,
     ) -> Result<Locrit> {
         let mut default_url = self.global_config().await?.ollama.base_url;
-        if new.ollama_url.is_none() && self.embedded_by_default() {
-            // The embedded engine runs one chat model: the only one such a Locrit can use.
+        if new.ollama_url.is_none()
+            && let Some(model) = self.embedded_default_model()
+        {
             default_url = EMBEDDED_ENGINE.to_owned();
-            new.ollama_model = CHAT_MODEL.name.to_owned();
+            new.ollama_model = model.to_owned();
         }
         let mut locrit = new.into_locrit(&default_url)?;
         locrit.owner_id = requester.account().map(|account| account.id.to_string());
@@ -103,7 +103,7 @@ impl Core {
     }
 }
 
-fn name_conflict(error: StoreError, name: &str) -> Error {
+pub(crate) fn name_conflict(error: StoreError, name: &str) -> Error {
     match error {
         StoreError::Conflict(_) => {
             Error::Conflict(format!("a Locrit named {name:?} already exists"))

@@ -99,3 +99,42 @@ pub fn visitor_turn(
         system_additions: vec![visitor_prompt_line(visitor_name)],
     }
 }
+
+/// A fixed window's count of hits of one key, shared by every server of the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SharedHits {
+    pub hits: u32,
+    /// Until the window ends and the count starts again.
+    pub window_left: std::time::Duration,
+}
+
+impl Core {
+    /// Counts a hit of `key` in the current window of `per` (windows start at whole
+    /// multiples of `per` since the epoch), across every server sharing this store;
+    /// `None` when the store is not shared (one server counts in memory).
+    pub async fn count_shared_hit(
+        &self,
+        key: &str,
+        per: std::time::Duration,
+    ) -> Result<Option<SharedHits>> {
+        if self.store.peers().is_none() {
+            return Ok(None);
+        }
+        let now = chrono::Utc::now();
+        let per_ms = i64::try_from(per.as_millis()).unwrap_or(i64::MAX).max(1);
+        let now_ms = now.timestamp_millis();
+        let start_ms = now_ms - now_ms.rem_euclid(per_ms);
+        let window_start = chrono::DateTime::from_timestamp_millis(start_ms).unwrap_or(now);
+        // Rows of finished windows go; an hour at least, for the keys of longer limits.
+        let forget_before = window_start - chrono::Duration::milliseconds(per_ms.max(3_600_000));
+        let hits = self
+            .store
+            .count_rate_hit(key, window_start, forget_before)
+            .await?;
+        let left = u64::try_from(start_ms + per_ms - now_ms).unwrap_or(0);
+        Ok(Some(SharedHits {
+            hits: u32::try_from(hits).unwrap_or(u32::MAX),
+            window_left: std::time::Duration::from_millis(left),
+        }))
+    }
+}

@@ -2,20 +2,13 @@
 //! and new Locrits default to it when no Ollama server answers and its models are
 //! present. The parts needing the real models skip (with a message) without them.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use locrit_core::{Core, DefaultEngine, GlobalConfigChanges};
 use locrit_domain::{EMBEDDED_ENGINE, NewLocrit};
 use locrit_embedded::{CHAT_MODEL, MODELS};
 use locrit_store::StoreConfig;
 use locrit_testkit::TestDatabase;
-
-fn real_models() -> PathBuf {
-    std::env::var_os("LOCRIT_MODELS_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/models"),
-        PathBuf::from,
-    )
-}
 
 /// A core whose default Ollama server refuses connections.
 async fn core(db: &TestDatabase, models: &Path) -> Core {
@@ -61,7 +54,7 @@ async fn without_its_models_the_embedded_engine_says_how_to_get_them() {
 
 #[tokio::test]
 async fn with_no_ollama_new_locrits_get_the_embedded_model() {
-    let models = real_models();
+    let models = locrit_testkit::models_dir();
     if !MODELS.iter().all(|spec| spec.is_present(&models)) {
         eprintln!(
             "SKIPPED: no embedded models in {}; run scripts/fetch-models",

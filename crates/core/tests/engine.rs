@@ -507,7 +507,7 @@ async fn a_locked_store_fails_the_turn_and_only_what_is_stored_is_reported() {
         matches!(
             &end,
             TurnEnd::Failed {
-                error: TurnError::Store(_),
+                error: TurnError::Store(locrit_store::StoreFault::Busy),
                 partial: None
             }
         ),

@@ -87,6 +87,8 @@ impl Role {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MessageStatus {
+    /// A reply being generated: the text is what arrived so far.
+    Streaming,
     /// Written whole.
     Complete,
     /// The model failed or the server stopped mid-reply: the text is what arrived.
@@ -98,6 +100,7 @@ pub enum MessageStatus {
 impl MessageStatus {
     pub fn as_str(self) -> &'static str {
         match self {
+            MessageStatus::Streaming => "streaming",
             MessageStatus::Complete => "complete",
             MessageStatus::Interrupted => "interrupted",
             MessageStatus::Cancelled => "cancelled",
@@ -106,6 +109,7 @@ impl MessageStatus {
 
     pub fn parse(text: &str) -> Option<Self> {
         match text {
+            "streaming" => Some(MessageStatus::Streaming),
             "complete" => Some(MessageStatus::Complete),
             "interrupted" => Some(MessageStatus::Interrupted),
             "cancelled" => Some(MessageStatus::Cancelled),

@@ -1,5 +1,5 @@
 /// Why a call to the model server failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum LlmError {
     /// The server could not be reached (refused, DNS failure, bad URL).
     #[error("cannot reach the model server: {0}")]

@@ -23,7 +23,7 @@ pub struct ApiError {
     pub field: Option<String>,
     /// Further fields of the body, after the four above (which they never replace).
     pub extra: Map<String, Value>,
-    /// When to try again, in seconds: the `Retry-After` header of a 429.
+    /// When to try again, in seconds: the `Retry-After` header of a 429 or a busy store.
     pub retry_after: Option<u64>,
 }
 
@@ -144,13 +144,25 @@ impl From<StoreError> for ApiError {
                 format!("{what} already exists"),
             ),
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
-            StoreError::Busy | StoreError::Unavailable(_) => {
-                tracing::warn!(%error, "store unavailable");
-                ApiError::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "store_unavailable",
-                    error.to_string(),
-                )
+            StoreError::Busy
+            | StoreError::Full(_)
+            | StoreError::ReadOnly(_)
+            | StoreError::Unavailable(_) => {
+                tracing::warn!(%error, "the store refused a write");
+                let (status, code) = match error {
+                    StoreError::Busy => (StatusCode::SERVICE_UNAVAILABLE, "store_busy"),
+                    StoreError::Full(_) => (StatusCode::INSUFFICIENT_STORAGE, "store_full"),
+                    StoreError::ReadOnly(_) => (StatusCode::SERVICE_UNAVAILABLE, "store_read_only"),
+                    _ => (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable"),
+                };
+                let refused = ApiError::new(status, code, error.to_string());
+                // A lock held by another writer passes in moments; the other states
+                // need the operator.
+                if matches!(error, StoreError::Busy) {
+                    refused.with_retry_after(1)
+                } else {
+                    refused
+                }
             }
             StoreError::Corrupt(_) | StoreError::Database(_) => {
                 // Details stay in the log: they may name tables or data.
@@ -180,16 +192,9 @@ pub fn turn_failure(
             partial,
         } => (ApiError::from(llm.clone()), partial),
         TurnEnd::Failed {
-            error: TurnError::Store(message),
+            error: TurnError::Store(fault),
             partial,
-        } => (
-            ApiError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "store_unavailable",
-                message.clone(),
-            ),
-            partial,
-        ),
+        } => (ApiError::from(StoreError::from(fault.clone())), partial),
     };
     error
         .with_extra("user_message_id", serde_json::json!(user_message.id))
@@ -235,21 +240,27 @@ impl<S: ErrorShape> IntoResponse for Shaped<S> {
         if status == StatusCode::UNPROCESSABLE_ENTITY {
             status = StatusCode::BAD_REQUEST;
         }
-        (status, Json(S::body(&self.0))).into_response()
+        with_retry_after(
+            (status, Json(S::body(&self.0))).into_response(),
+            self.0.retry_after,
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let retry_after = self.retry_after;
-        let mut response = self.body_response();
-        if let Some(seconds) = retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        response
+        with_retry_after(self.body_response(), retry_after)
     }
+}
+
+fn with_retry_after(mut response: Response, seconds: Option<u64>) -> Response {
+    if let Some(seconds) = seconds {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 impl ApiError {

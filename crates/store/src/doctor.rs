@@ -54,6 +54,10 @@ pub(crate) const UNANSWERED: &str = "SELECT COUNT(*) FROM messages m JOIN sessio
 pub(crate) const ABANDONED_JOBS: &str =
     "SELECT COUNT(*) FROM jobs WHERE status = 'running' AND lease_until < $1";
 
+/// Replies stored while streaming whose server stopped: any server marks them interrupted.
+pub(crate) const CUT_REPLIES: &str =
+    "SELECT COUNT(*) FROM messages WHERE status = 'streaming' AND lease_until < $1";
+
 pub(crate) const EXPIRED_LOGINS: &str =
     "SELECT COUNT(*) FROM login_sessions WHERE expires_at <= $1";
 pub(crate) const DELETE_EXPIRED_LOGINS: &str = "DELETE FROM login_sessions WHERE expires_at <= $1";
@@ -108,6 +112,13 @@ macro_rules! impl_doctor_store {
                     repaired: false,
                     fault: false,
                 });
+                findings.push(Finding {
+                    check: "cut_replies",
+                    about: "replies cut by a stopped server, not yet marked interrupted (a running server marks them)",
+                    count: count(d::CUT_REPLIES).await?,
+                    repaired: false,
+                    fault: false,
+                });
                 let expired = count(d::EXPIRED_LOGINS).await?;
                 if repair && expired > 0 {
                     sqlx::query(d::DELETE_EXPIRED_LOGINS)
@@ -130,16 +141,21 @@ macro_rules! impl_doctor_store {
 
 pub(crate) use impl_doctor_store;
 
-/// SQLite's own checks: the file's structure and its foreign keys.
+/// SQLite's own checks: the file's structure and its foreign keys. They run on a new
+/// connection: a pooled one may hold FTS5's cached view of the search index from before
+/// later writes, and its check then reports a sound index malformed (a fuzzing finding).
 pub(crate) async fn sqlite_integrity(pool: &sqlx::SqlitePool) -> Result<Vec<Finding>> {
+    use sqlx::Connection;
+    let mut connection = sqlx::SqliteConnection::connect_with(&pool.connect_options()).await?;
     let rows: Vec<(String,)> = sqlx::query_as("PRAGMA integrity_check")
-        .fetch_all(pool)
+        .fetch_all(&mut connection)
         .await?;
     let broken = rows.iter().filter(|(line,)| line != "ok").count();
     let orphans = sqlx::query("PRAGMA foreign_key_check")
-        .fetch_all(pool)
+        .fetch_all(&mut connection)
         .await?
         .len();
+    connection.close().await?;
     Ok(vec![
         Finding {
             check: "sqlite_integrity",

@@ -1,3 +1,5 @@
+use sqlx::error::DatabaseError;
+use sqlx::sqlite::SqliteError;
 use thiserror::Error;
 
 /// Why a store operation did not happen. Callers never see a success for a failed write.
@@ -12,7 +14,14 @@ pub enum StoreError {
     /// The store stayed locked or busy past its retry budget.
     #[error("the store is busy")]
     Busy,
-    /// The store cannot be reached or cannot write (connection lost, disk full, read-only).
+    /// The store has no room for the write (disk full, SQLite's size limit).
+    #[error("the store is full: {0}")]
+    Full(String),
+    /// The store takes reads only (a read-only file or role, a standby).
+    #[error("the store is read-only: {0}")]
+    ReadOnly(String),
+    /// The store cannot be reached or cannot write (connection lost, I/O error: a disk
+    /// quota reaches SQLite as an I/O error).
     #[error("the store is unavailable: {0}")]
     Unavailable(String),
     /// A row that this version cannot read.
@@ -20,6 +29,79 @@ pub enum StoreError {
     Corrupt(String),
     #[error(transparent)]
     Database(sqlx::Error),
+}
+
+/// A failed write as it can be kept and sent on (a turn's end, the servers' relay): the
+/// refusals with their kind, anything else as unavailable.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum StoreFault {
+    Busy,
+    Full(String),
+    ReadOnly(String),
+    Unavailable(String),
+}
+
+impl From<&StoreError> for StoreFault {
+    fn from(error: &StoreError) -> Self {
+        match error {
+            StoreError::Busy => StoreFault::Busy,
+            StoreError::Full(message) => StoreFault::Full(message.clone()),
+            StoreError::ReadOnly(message) => StoreFault::ReadOnly(message.clone()),
+            StoreError::Unavailable(message) => StoreFault::Unavailable(message.clone()),
+            other => StoreFault::Unavailable(other.to_string()),
+        }
+    }
+}
+
+impl From<StoreFault> for StoreError {
+    fn from(fault: StoreFault) -> Self {
+        match fault {
+            StoreFault::Busy => StoreError::Busy,
+            StoreFault::Full(message) => StoreError::Full(message),
+            StoreFault::ReadOnly(message) => StoreError::ReadOnly(message),
+            StoreFault::Unavailable(message) => StoreError::Unavailable(message),
+        }
+    }
+}
+
+impl std::fmt::Display for StoreFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        StoreError::from(self.clone()).fmt(f)
+    }
+}
+
+/// What kind of refusal a database error is, if it is one.
+enum Refusal {
+    Busy,
+    Full,
+    ReadOnly,
+    Unavailable,
+}
+
+fn refusal(db: &dyn DatabaseError) -> Option<Refusal> {
+    let code = db.code()?;
+    if db.try_downcast_ref::<SqliteError>().is_some() {
+        // Extended result codes carry the primary one in their low byte.
+        return match code.parse::<i32>().ok()? & 0xff {
+            5 | 6 => Some(Refusal::Busy),     // BUSY, LOCKED
+            13 => Some(Refusal::Full),        // FULL
+            8 => Some(Refusal::ReadOnly),     // READONLY
+            10 => Some(Refusal::Unavailable), // IOERR
+            _ => None,
+        };
+    }
+    match code.as_ref() {
+        // Serialization failure, deadlock, lock not available.
+        "40001" | "40P01" | "55P03" => Some(Refusal::Busy),
+        // Disk full.
+        "53100" => Some(Refusal::Full),
+        // A read-only transaction: a read-only role or database, a standby.
+        "25006" => Some(Refusal::ReadOnly),
+        // The connection was ended by an administrator or a shutdown, the server is
+        // starting, or it has no connection left.
+        "57P01" | "57P02" | "57P03" | "53300" => Some(Refusal::Unavailable),
+        _ => None,
+    }
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -36,16 +118,16 @@ impl From<sqlx::Error> for StoreError {
                         "a row with this key"
                     });
                 }
-                match db.code().as_deref() {
-                    // SQLite: BUSY, LOCKED. PostgreSQL: serialization failure, deadlock, lock not available.
-                    Some("5" | "6" | "517" | "262" | "40001" | "40P01" | "55P03") => {
-                        StoreError::Busy
-                    }
-                    // SQLite: FULL, READONLY (and its extended codes). PostgreSQL: disk full, read-only transaction.
-                    Some("13" | "8" | "264" | "520" | "776" | "1032" | "53100" | "25006") => {
-                        StoreError::Unavailable(db.message().to_owned())
-                    }
-                    _ => StoreError::Database(error),
+                if db.is_foreign_key_violation() {
+                    return StoreError::NotFound("referenced row");
+                }
+                let message = db.message().to_owned();
+                match refusal(db.as_ref()) {
+                    Some(Refusal::Busy) => StoreError::Busy,
+                    Some(Refusal::Full) => StoreError::Full(message),
+                    Some(Refusal::ReadOnly) => StoreError::ReadOnly(message),
+                    Some(Refusal::Unavailable) => StoreError::Unavailable(message),
+                    None => StoreError::Database(error),
                 }
             }
             sqlx::Error::Io(e) => StoreError::Unavailable(e.to_string()),

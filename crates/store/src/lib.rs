@@ -6,10 +6,14 @@
 
 mod accounts;
 mod backup;
+mod batch;
 mod dialogues;
 mod doctor;
 mod error;
+mod health;
+mod import;
 mod open;
+mod peers;
 mod rows;
 mod search;
 mod sql;
@@ -27,8 +31,11 @@ pub use accounts::{AccountStore, Login};
 pub use backup::backup;
 pub use dialogues::DialogueStore;
 pub use doctor::{DoctorStore, Finding};
-pub use error::StoreError;
+pub use error::{StoreError, StoreFault};
+pub use health::HealthStore;
+pub use import::Import;
 pub use open::{PostgresStore, SqliteStore, SqliteSync, StoreConfig, open};
+pub use peers::{Heard, MAX_PAYLOAD, PeerChannel};
 pub use search::{
     EmbedTask, ItemKind, ItemRef, KeywordQuery, Kinds, MAX_QUERY_TERMS, NewEmbedding, SearchFilter,
     SearchItem, SearchStore, StoredVector, query_terms,
@@ -125,7 +132,7 @@ pub enum JobOutcome {
 }
 
 /// Records written back as they were (ids, sequence numbers, times kept), to restore
-/// an archive. Sessions come before their messages; memories reference messages and
+/// an archive ([`Import::restore`]). Sessions come before their messages; memories reference messages and
 /// each other within the batch.
 #[derive(Debug, Clone, Default)]
 pub struct Restore {
@@ -136,6 +143,8 @@ pub struct Restore {
     pub concepts: Vec<Concept>,
     /// (from, to, relation), between concepts of the batch or already stored.
     pub relations: Vec<(Uuid, Uuid, String)>,
+    /// (model, embedding) of messages and memories of the batch or already restored.
+    pub embeddings: Vec<(String, StoredVector)>,
 }
 
 /// Counters of one Locrit's memory.
@@ -165,10 +174,12 @@ pub struct ServerStats {
 /// reports success for data that is not stored.
 #[async_trait]
 pub trait Store:
-    SearchStore + AccountStore + DialogueStore + DoctorStore + Send + Sync + 'static
+    SearchStore + AccountStore + DialogueStore + DoctorStore + HealthStore + Send + Sync + 'static
 {
     /// For logs: which backend, and where.
     fn describe(&self) -> String;
+    /// The channel to the other servers sharing this store, if it can be shared.
+    fn peers(&self) -> Option<PeerChannel>;
 
     // Locrits. Names are unique: a clash is `StoreError::Conflict`.
     async fn insert_locrit(&self, locrit: &Locrit) -> Result<()>;
@@ -207,6 +218,8 @@ pub trait Store:
         Ok(appended.remove(0))
     }
     /// Appends several messages in order, in one transaction: all are stored, or none.
+    /// Concurrent appends may share a commit (SQLite's group commit): each returns once
+    /// the commit holding its messages is durable.
     async fn append_messages(
         &self,
         session_id: Uuid,
@@ -228,6 +241,45 @@ pub trait Store:
         id: Uuid,
         metadata: &Value,
     ) -> Result<bool>;
+    /// Appends a reply still being generated (status `streaming`), leased to its server
+    /// until `lease_until`.
+    async fn start_reply(
+        &self,
+        session_id: Uuid,
+        reply: &NewMessage,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Message>;
+    /// Stores the text of a streaming reply so far and renews its lease; false when it
+    /// is no longer streaming (finished, deleted, or declared interrupted).
+    async fn checkpoint_reply(
+        &self,
+        locrit_id: Uuid,
+        id: Uuid,
+        content: &str,
+        lease_until: DateTime<Utc>,
+    ) -> Result<bool>;
+    /// Appends a model's final reply, with this id, and queues the job it calls for
+    /// (learning from the exchange), in one transaction: both are stored, or neither.
+    async fn append_reply(
+        &self,
+        session_id: Uuid,
+        id: Uuid,
+        reply: &NewMessage,
+        job: Option<&NewJob>,
+    ) -> Result<(Message, Option<Job>)>;
+    /// Writes a started reply's final text, status and metadata, ending its lease, and
+    /// queues `job` in the same transaction; `None` (and no job) when there is no such
+    /// message.
+    async fn finish_reply(
+        &self,
+        locrit_id: Uuid,
+        id: Uuid,
+        reply: &NewMessage,
+        job: Option<&NewJob>,
+    ) -> Result<Option<(Message, Option<Job>)>>;
+    /// Marks `interrupted` the streaming replies whose lease ran out before `now` (their
+    /// server stopped), keeping their text, and returns them.
+    async fn interrupt_stale_replies(&self, now: DateTime<Utc>) -> Result<Vec<Message>>;
     /// Deletes a message; memories learned only from it are invalidated (kept, marked),
     /// in the same transaction.
     async fn delete_message(&self, locrit_id: Uuid, id: Uuid) -> Result<bool>;
@@ -300,9 +352,8 @@ pub trait Store:
     /// transaction; the Locrit itself stays. Returns how many sessions were deleted.
     async fn clear_memory(&self, locrit_id: Uuid) -> Result<u64>;
 
-    /// Writes a batch of archived records of one Locrit in one transaction: all or
-    /// nothing. An id already in use is a `Conflict`.
-    async fn restore(&self, locrit_id: Uuid, batch: &Restore) -> Result<()>;
+    /// Starts an import: writes stored together by its `commit`, or not at all.
+    async fn begin_import(&self) -> Result<Box<dyn Import>>;
 
     // Background jobs.
     async fn enqueue_job(&self, job: &NewJob) -> Result<Job>;
@@ -316,6 +367,8 @@ pub trait Store:
     ) -> Result<Option<Job>>;
     /// Ends a claimed job; false when `owner` no longer holds it (its lease was taken over).
     async fn finish_job(&self, id: Uuid, owner: &str, outcome: &JobOutcome) -> Result<bool>;
+    /// Extends a running job's lease; false when `owner` no longer holds it.
+    async fn renew_job(&self, id: Uuid, owner: &str, lease_until: DateTime<Utc>) -> Result<bool>;
     async fn job(&self, id: Uuid) -> Result<Option<Job>>;
     async fn jobs(&self, query: &JobQuery) -> Result<Vec<Job>>;
     /// Queues a failed job again with its attempts reset; `None` when it is not failed.
@@ -340,6 +393,15 @@ pub trait Store:
     ) -> Result<()>;
 
     // Server-wide settings, one JSON document per key.
+    /// Counts a hit of `key` in the fixed window that began at `window_start` (a new
+    /// window starts the count again), for every server of the store; returns the
+    /// window's hits so far. Windows that began before `forget_before` are forgotten.
+    async fn count_rate_hit(
+        &self,
+        key: &str,
+        window_start: DateTime<Utc>,
+        forget_before: DateTime<Utc>,
+    ) -> Result<i64>;
     async fn setting(&self, key: &str) -> Result<Option<Value>>;
     async fn put_setting(&self, key: &str, value: &Value) -> Result<()>;
 }

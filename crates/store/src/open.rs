@@ -8,8 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use locrit_domain::{
-    Account, ApiKey, Concept, Contact, Dialogue, Invitation, Job, Locrit, Memory, Message, NewJob,
-    NewMemory, NewMessage, NewSession, Session, SessionKind, SessionStatus, now,
+    Account, ApiKey, Concept, Contact, Dialogue, Invitation, Job, Locrit, Memory, Message,
+    MessageStatus, NewJob, NewMemory, NewMessage, NewSession, Session, SessionKind, SessionStatus,
+    now,
 };
 use serde_json::Value;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
@@ -19,6 +20,7 @@ use sqlx::sqlite::{
 use sqlx::types::Json;
 use uuid::Uuid;
 
+use crate::batch::{Batcher, Pending, Write, Written};
 use crate::rows::{ConceptRow, JobRow, LocritRow, MemoryRow, MessageRow, SessionRow, enum_text};
 use crate::sql::{bind_locrit, impl_store, message_select};
 use crate::{LocritStats, MessagePage, Result, ServerStats, SessionQuery, Store, StoreError};
@@ -34,6 +36,9 @@ pub struct StoreConfig {
     pub busy_timeout: Duration,
     /// SQLite: when a commit is on disk.
     pub sqlite_sync: SqliteSync,
+    /// SQLite: the largest size of the database file, in bytes; a write past it fails as
+    /// `StoreError::Full`, as on a full disk.
+    pub sqlite_max_size: Option<u64>,
 }
 
 /// When an SQLite commit is durable.
@@ -53,6 +58,7 @@ impl StoreConfig {
             max_connections: 8,
             busy_timeout: Duration::from_secs(5),
             sqlite_sync: SqliteSync::Full,
+            sqlite_max_size: None,
         }
     }
 }
@@ -77,6 +83,8 @@ pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>> {
 pub struct SqliteStore {
     pool: SqlitePool,
     writer: SqlitePool,
+    /// Appends of messages go through it, to share commits.
+    batcher: Batcher,
     description: String,
 }
 
@@ -97,11 +105,18 @@ impl SqliteStore {
             })
             .busy_timeout(config.busy_timeout)
             .foreign_keys(true);
+        // SQLite counts pages: Locrit's databases have its default size, 4 KiB.
+        let writer_options = match config.sqlite_max_size {
+            Some(bytes) => options
+                .clone()
+                .pragma("max_page_count", (bytes / 4096).to_string()),
+            None => options.clone(),
+        };
         // SQLite has one writer at a time: one connection for writes makes writers wait
         // their turn in order, where several would poll the lock with growing sleeps.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .connect_with(options.clone())
+            .connect_with(writer_options)
             .await?;
         sqlx::migrate!("./migrations/sqlite")
             .run(&writer)
@@ -111,9 +126,15 @@ impl SqliteStore {
             .max_connections(config.max_connections.max(1))
             .connect_with(options.read_only(true))
             .await?;
+        let batch_writer = writer.clone();
+        let batcher = Batcher::start(move |batch| {
+            let writer = batch_writer.clone();
+            async move { Self::commit_writes(&writer, batch).await }
+        });
         Ok(Self {
             pool,
             writer,
+            batcher,
             description: describe_sqlite(&path),
         })
     }
@@ -129,6 +150,7 @@ pub struct PostgresStore {
     /// The same pool: PostgreSQL runs concurrent writers itself.
     writer: PgPool,
     description: String,
+    peers: crate::PeerChannel,
 }
 
 impl PostgresStore {
@@ -158,7 +180,11 @@ impl PostgresStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
+        let (schema,): (String,) = sqlx::query_as("SELECT current_schema()")
+            .fetch_one(&pool)
+            .await?;
         Ok(Self {
+            peers: crate::PeerChannel::new(pool.clone(), &schema),
             writer: pool.clone(),
             pool,
             description,
@@ -166,12 +192,41 @@ impl PostgresStore {
     }
 }
 
-impl_store!(SqliteStore);
-impl_store!(PostgresStore);
+impl SqliteStore {
+    /// Concurrent writes of messages share a commit: one fsync for many.
+    async fn write(&self, write: Write) -> Result<Written> {
+        self.batcher.write(write).await
+    }
+
+    /// One SQLite file serves one server: no peers.
+    fn peer_channel(&self) -> Option<crate::PeerChannel> {
+        None
+    }
+}
+
+impl PostgresStore {
+    /// Each write in its own transaction: PostgreSQL groups concurrent commits itself.
+    async fn write(&self, write: Write) -> Result<Written> {
+        let (pending, receiver) = Pending::new(write);
+        Self::commit_writes(&self.writer, vec![pending]).await;
+        crate::batch::outcome(receiver).await
+    }
+
+    fn peer_channel(&self) -> Option<crate::PeerChannel> {
+        Some(self.peers.clone())
+    }
+}
+
+impl_store!(SqliteStore, sqlx::Sqlite);
+impl_store!(PostgresStore, sqlx::Postgres);
+crate::import::impl_import!(SqliteStore, SqliteImport, sqlx::Sqlite);
+crate::import::impl_import!(PostgresStore, PostgresImport, sqlx::Postgres);
 crate::accounts::impl_account_store!(SqliteStore);
 crate::accounts::impl_account_store!(PostgresStore);
 crate::dialogues::impl_dialogue_store!(SqliteStore);
 crate::dialogues::impl_dialogue_store!(PostgresStore);
+crate::health::impl_health_store!(SqliteStore);
+crate::health::impl_health_store!(PostgresStore);
 crate::doctor::impl_doctor_store!(SqliteStore, crate::doctor::sqlite_integrity);
 crate::doctor::impl_doctor_store!(PostgresStore, crate::doctor::postgres_integrity);
 crate::search::impl_search_store!(

@@ -35,7 +35,15 @@ impl ItemKind {
         }
     }
 
-    fn embeddings_table(self) -> &'static str {
+    /// The table of these rows.
+    pub(crate) fn table(self) -> &'static str {
+        match self {
+            ItemKind::Message => "messages",
+            ItemKind::Memory => "memories",
+        }
+    }
+
+    pub(crate) fn embeddings_table(self) -> &'static str {
         match self {
             ItemKind::Message => "message_embeddings",
             ItemKind::Memory => "memory_embeddings",
@@ -194,6 +202,9 @@ pub trait SearchStore: Send + Sync {
         model: &str,
         since: Option<DateTime<Utc>>,
     ) -> Result<Vec<StoredVector>>;
+
+    /// The models the Locrit's messages and memories have embeddings of, by name.
+    async fn embedding_models(&self, locrit_id: Uuid) -> Result<Vec<String>>;
 
     /// The stored embeddings of these items for `model`.
     async fn embeddings_of(
@@ -474,10 +485,7 @@ macro_rules! impl_search_store {
                 let at = now();
                 for embedding in embeddings {
                     let task = &embedding.task;
-                    let (table, rows) = match task.item.kind {
-                        $crate::search::ItemKind::Message => ("message_embeddings", "messages"),
-                        $crate::search::ItemKind::Memory => ("memory_embeddings", "memories"),
-                    };
+                    let (table, rows) = (task.item.kind.embeddings_table(), task.item.kind.table());
                     let sql = format!(
                         "INSERT INTO {table} (item_id, locrit_id, model, dim, vector, created_at) \
                          SELECT id, locrit_id, $2, $3, $4, $5 FROM {rows} \
@@ -520,6 +528,14 @@ macro_rules! impl_search_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.into_iter().map($crate::search::stored_vector).collect()
+            }
+
+            async fn embedding_models(&self, locrit_id: Uuid) -> Result<Vec<String>> {
+                let sql = "SELECT model FROM message_embeddings WHERE locrit_id = $1 \
+                    UNION SELECT model FROM memory_embeddings WHERE locrit_id = $1 ORDER BY model";
+                let models: Vec<(String,)> =
+                    sqlx::query_as(sql).bind(locrit_id).fetch_all(&self.pool).await?;
+                Ok(models.into_iter().map(|(model,)| model).collect())
             }
 
             async fn embeddings_of(

@@ -42,6 +42,24 @@ pub(crate) fn invalidate_memories_learned_only_from(doomed: &str) -> String {
 pub(crate) const CONCEPT_COLUMNS: &str =
     "id, locrit_id, name, kind, description, confidence, mentions, first_mentioned, last_mentioned";
 
+pub(crate) fn insert_locrit() -> String {
+    format!(
+        "INSERT INTO locrits ({LOCRIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14, $15, $16)"
+    )
+}
+
+/// Binds as `bind_locrit!`: `$1` is the id.
+pub(crate) const UPDATE_LOCRIT: &str = "UPDATE locrits SET name = $2, description = $3, \
+    persona = $4, ollama_model = $5, ollama_url = $6, open_to = $7, access_to = $8, \
+    memory_service = $9, public_page = $10, public_address = $11, active = $12, owner_id = $13, \
+    extra = $14, created_at = $15, updated_at = $16 WHERE id = $1";
+
+/// `$1` key, `$2` value, `$3` now.
+pub(crate) const PUT_SETTING: &str = "INSERT INTO server_settings (key, value, updated_at) \
+    VALUES ($1, $2, $3) ON CONFLICT (key) DO UPDATE SET value = excluded.value, \
+    updated_at = excluded.updated_at";
+
 pub(crate) fn select_locrits(filter: &str) -> String {
     format!("SELECT {LOCRIT_COLUMNS} FROM locrits {filter}")
 }
@@ -97,28 +115,25 @@ macro_rules! bind_locrit {
 }
 
 macro_rules! impl_store {
-    ($store:ty) => {
+    ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::Store for $store {
             fn describe(&self) -> String {
                 self.description.clone()
             }
 
+            fn peers(&self) -> Option<$crate::PeerChannel> {
+                self.peer_channel()
+            }
+
             async fn insert_locrit(&self, locrit: &Locrit) -> Result<()> {
-                let sql = format!(
-                    "INSERT INTO locrits ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
-                     $11, $12, $13, $14, $15, $16)",
-                    $crate::sql::LOCRIT_COLUMNS
-                );
+                let sql = $crate::sql::insert_locrit();
                 bind_locrit!(sqlx::query(&sql), locrit).execute(&self.writer).await?;
                 Ok(())
             }
 
             async fn update_locrit(&self, locrit: &Locrit) -> Result<bool> {
-                let sql = "UPDATE locrits SET name = $2, description = $3, persona = $4, \
-                    ollama_model = $5, ollama_url = $6, open_to = $7, access_to = $8, \
-                    memory_service = $9, public_page = $10, public_address = $11, active = $12, \
-                    owner_id = $13, extra = $14, created_at = $15, updated_at = $16 WHERE id = $1";
+                let sql = $crate::sql::UPDATE_LOCRIT;
                 let done = bind_locrit!(sqlx::query(sql), locrit).execute(&self.writer).await?;
                 Ok(done.rows_affected() == 1)
             }
@@ -271,59 +286,109 @@ macro_rules! impl_store {
             }
 
             async fn append_messages(&self, session_id: Uuid, messages: &[NewMessage]) -> Result<Vec<Message>> {
-                let created_at = now();
-                let count = messages.len() as i64;
-                let mut tx = self.writer.begin().await?;
-                // Writing first takes the session's lock at once, so concurrent appends queue
-                // here instead of failing a read-to-write upgrade.
-                let session: Option<(i64, String, Uuid)> = sqlx::query_as(
-                    "UPDATE sessions SET last_seq = last_seq + $3, message_count = message_count + $3, \
-                     updated_at = $2 WHERE id = $1 RETURNING last_seq, key, locrit_id",
-                )
-                .bind(session_id)
-                .bind(created_at)
-                .bind(count)
-                .fetch_optional(&mut *tx)
-                .await?;
-                let Some((last_seq, key, locrit_id)) = session else {
-                    tx.rollback().await?;
-                    return Err(StoreError::NotFound("session"));
+                let write = $crate::batch::Write::append(session_id, messages);
+                Ok(self.write(write).await?.messages)
+            }
+
+            async fn start_reply(
+                &self,
+                session_id: Uuid,
+                reply: &NewMessage,
+                lease_until: DateTime<Utc>,
+            ) -> Result<Message> {
+                let write = $crate::batch::Write::Append {
+                    session_id,
+                    messages: vec![(Uuid::now_v7(), reply.clone())],
+                    lease_until: Some(lease_until),
+                    job: None,
                 };
-                let mut appended = Vec::with_capacity(messages.len());
-                for (seq, message) in (last_seq - count + 1..).zip(messages) {
-                    let id = Uuid::now_v7();
-                    sqlx::query(
-                        "INSERT INTO messages (id, session_id, locrit_id, seq, role, content, user_id, \
-                         status, metadata, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                let mut started = self.write(write).await?.messages;
+                Ok(started.remove(0))
+            }
+
+            async fn append_reply(
+                &self,
+                session_id: Uuid,
+                id: Uuid,
+                reply: &NewMessage,
+                job: Option<&NewJob>,
+            ) -> Result<(Message, Option<Job>)> {
+                let write = $crate::batch::Write::Append {
+                    session_id,
+                    messages: vec![(id, reply.clone())],
+                    lease_until: None,
+                    job: job.cloned(),
+                };
+                let mut written = self.write(write).await?;
+                Ok((written.messages.remove(0), written.job))
+            }
+
+            async fn checkpoint_reply(
+                &self,
+                locrit_id: Uuid,
+                id: Uuid,
+                content: &str,
+                lease_until: DateTime<Utc>,
+            ) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE messages SET content = $3, lease_until = $4 \
+                     WHERE locrit_id = $1 AND id = $2 AND status = 'streaming'",
+                )
+                .bind(locrit_id)
+                .bind(id)
+                .bind(content)
+                .bind(lease_until)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
+            async fn finish_reply(
+                &self,
+                locrit_id: Uuid,
+                id: Uuid,
+                reply: &NewMessage,
+                job: Option<&NewJob>,
+            ) -> Result<Option<(Message, Option<Job>)>> {
+                let write = $crate::batch::Write::Finish {
+                    locrit_id,
+                    id,
+                    reply: reply.clone(),
+                    job: job.cloned(),
+                };
+                let written = self.write(write).await?;
+                Ok(written.messages.into_iter().next().map(|message| (message, written.job)))
+            }
+
+            async fn interrupt_stale_replies(&self, now: DateTime<Utc>) -> Result<Vec<Message>> {
+                let rows: Vec<MessageRow> = sqlx::query_as(concat!(
+                    message_select!(),
+                    "WHERE m.status = 'streaming' AND m.lease_until < $1 ORDER BY m.lease_until"
+                ))
+                .bind(now)
+                .fetch_all(&self.pool)
+                .await?;
+                let mut interrupted = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let mut message = Message::try_from(row)?;
+                    message.status = MessageStatus::Interrupted;
+                    message.metadata["error"] = Value::from("the server generating this reply stopped");
+                    // The lease is tested again: a server that renewed it meanwhile keeps it.
+                    let done = sqlx::query(
+                        "UPDATE messages SET status = 'interrupted', metadata = $3, lease_until = NULL \
+                         WHERE locrit_id = $1 AND id = $2 AND status = 'streaming' AND lease_until < $4",
                     )
-                    .bind(id)
-                    .bind(session_id)
-                    .bind(locrit_id)
-                    .bind(seq)
-                    .bind(message.role.as_str())
-                    .bind(&message.content)
-                    .bind(&message.user_id)
-                    .bind(message.status.as_str())
+                    .bind(message.locrit_id)
+                    .bind(message.id)
                     .bind(Json(&message.metadata))
-                    .bind(created_at)
-                    .execute(&mut *tx)
+                    .bind(now)
+                    .execute(&self.writer)
                     .await?;
-                    appended.push(Message {
-                        id,
-                        locrit_id,
-                        session_id: key.clone(),
-                        seq,
-                        role: message.role,
-                        content: message.content.clone(),
-                        user_id: message.user_id.clone(),
-                        status: message.status,
-                        metadata: message.metadata.clone(),
-                        timestamp: created_at,
-                        edited_at: None,
-                    });
+                    if done.rows_affected() == 1 {
+                        interrupted.push(message);
+                    }
                 }
-                tx.commit().await?;
-                Ok(appended)
+                Ok(interrupted)
             }
 
             async fn messages(&self, session_id: Uuid, page: MessagePage) -> Result<Vec<Message>> {
@@ -792,131 +857,8 @@ macro_rules! impl_store {
                 Ok(rows)
             }
 
-            async fn restore(&self, locrit_id: Uuid, batch: &$crate::Restore) -> Result<()> {
-                let mut tx = self.writer.begin().await?;
-                for s in &batch.sessions {
-                    sqlx::query(&format!(
-                        "INSERT INTO sessions ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, \
-                         $10, $11, $12, $13)",
-                        $crate::sql::SESSION_COLUMNS
-                    ))
-                    .bind(s.id)
-                    .bind(locrit_id)
-                    .bind(&s.key)
-                    .bind(enum_text(&s.kind))
-                    .bind(&s.name)
-                    .bind(&s.topic)
-                    .bind(&s.user_id)
-                    .bind(enum_text(&s.status))
-                    .bind(Json(&s.metadata))
-                    .bind(s.message_count)
-                    .bind(s.last_seq)
-                    .bind(s.created_at)
-                    .bind(s.updated_at)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for (session_id, m) in &batch.messages {
-                    let done = sqlx::query(
-                        "INSERT INTO messages (id, session_id, locrit_id, seq, role, content, \
-                         user_id, status, metadata, created_at, edited_at) \
-                         SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 \
-                         FROM sessions WHERE id = $2 AND locrit_id = $3",
-                    )
-                    .bind(m.id)
-                    .bind(session_id)
-                    .bind(locrit_id)
-                    .bind(m.seq)
-                    .bind(m.role.as_str())
-                    .bind(&m.content)
-                    .bind(&m.user_id)
-                    .bind(m.status.as_str())
-                    .bind(Json(&m.metadata))
-                    .bind(m.timestamp)
-                    .bind(m.edited_at)
-                    .execute(&mut *tx)
-                    .await?;
-                    if done.rows_affected() != 1 {
-                        return Err(StoreError::NotFound("session"));
-                    }
-                }
-                // Memories first without their links, which may point forward in the batch.
-                for m in &batch.memories {
-                    sqlx::query(&format!(
-                        "INSERT INTO memories ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, NULL, \
-                         $9, $10, $11, $12)",
-                        $crate::sql::MEMORY_COLUMNS
-                    ))
-                    .bind(m.id)
-                    .bind(locrit_id)
-                    .bind(&m.content)
-                    .bind(m.importance)
-                    .bind(Json(&m.metadata))
-                    .bind(Json(&m.tags))
-                    .bind(Json(&m.source_message_ids))
-                    .bind(m.pinned)
-                    .bind(m.created_at)
-                    .bind(m.updated_at)
-                    .bind(m.last_accessed)
-                    .bind(m.invalidated_at)
-                    .execute(&mut *tx)
-                    .await?;
-                    for source in &m.source_message_ids {
-                        sqlx::query(
-                            "INSERT INTO memory_sources (memory_id, message_id) \
-                             SELECT $1, id FROM messages WHERE locrit_id = $2 AND id = $3 \
-                             ON CONFLICT DO NOTHING",
-                        )
-                        .bind(m.id)
-                        .bind(locrit_id)
-                        .bind(source)
-                        .execute(&mut *tx)
-                        .await?;
-                    }
-                }
-                for m in batch.memories.iter().filter(|m| m.superseded_by.is_some()) {
-                    sqlx::query(
-                        "UPDATE memories SET superseded_by = $3 WHERE locrit_id = $1 AND id = $2",
-                    )
-                    .bind(locrit_id)
-                    .bind(m.id)
-                    .bind(m.superseded_by)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for c in &batch.concepts {
-                    sqlx::query(&format!(
-                        "INSERT INTO concepts ({}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                        $crate::sql::CONCEPT_COLUMNS
-                    ))
-                    .bind(c.id)
-                    .bind(locrit_id)
-                    .bind(&c.name)
-                    .bind(&c.kind)
-                    .bind(&c.description)
-                    .bind(c.confidence)
-                    .bind(c.mentions)
-                    .bind(c.first_mentioned)
-                    .bind(c.last_mentioned)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                for (from, to, relation) in &batch.relations {
-                    sqlx::query(
-                        "INSERT INTO concept_relations (from_id, to_id, relation) \
-                         SELECT a.id, b.id, $4 FROM concepts a, concepts b \
-                         WHERE a.id = $2 AND b.id = $3 AND a.locrit_id = $1 AND b.locrit_id = $1 \
-                         ON CONFLICT DO NOTHING",
-                    )
-                    .bind(locrit_id)
-                    .bind(from)
-                    .bind(to)
-                    .bind(relation)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                tx.commit().await?;
-                Ok(())
+            async fn begin_import(&self) -> Result<Box<dyn $crate::Import>> {
+                self.open_import().await
             }
 
             async fn client_conversation(
@@ -970,23 +912,8 @@ macro_rules! impl_store {
             }
 
             async fn enqueue_job(&self, job: &NewJob) -> Result<Job> {
-                let sql = format!(
-                    "INSERT INTO jobs (id, kind, locrit_id, payload, status, attempts, \
-                     max_attempts, run_after, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $7, $6, $6) RETURNING {}",
-                    $crate::sql::JOB_COLUMNS
-                );
-                let row: JobRow = sqlx::query_as(&sql)
-                    .bind(Uuid::now_v7())
-                    .bind(&job.kind)
-                    .bind(job.locrit_id)
-                    .bind(Json(&job.payload))
-                    .bind(job.max_attempts)
-                    .bind(now())
-                    .bind(job.run_after.unwrap_or_else(now))
-                    .fetch_one(&self.writer)
-                    .await?;
-                Job::try_from(row)
+                let mut conn = self.writer.acquire().await?;
+                Self::insert_job(&mut conn, job).await
             }
 
             async fn claim_job(
@@ -1045,6 +972,18 @@ macro_rules! impl_store {
                 Ok(done.rows_affected() == 1)
             }
 
+            async fn renew_job(&self, id: Uuid, owner: &str, lease_until: DateTime<Utc>) -> Result<bool> {
+                let done = sqlx::query(
+                    "UPDATE jobs SET lease_until = $3 WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
+                )
+                .bind(id)
+                .bind(owner)
+                .bind(lease_until)
+                .execute(&self.writer)
+                .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn job(&self, id: Uuid) -> Result<Option<Job>> {
                 let sql = $crate::sql::select_jobs("WHERE id = $1");
                 let row: Option<JobRow> =
@@ -1090,17 +1029,256 @@ macro_rules! impl_store {
                 Ok(row.map(|(value,)| value.0))
             }
 
-            async fn put_setting(&self, key: &str, value: &Value) -> Result<()> {
-                sqlx::query(
-                    "INSERT INTO server_settings (key, value, updated_at) VALUES ($1, $2, $3) \
-                     ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            async fn count_rate_hit(
+                &self,
+                key: &str,
+                window_start: DateTime<Utc>,
+                forget_before: DateTime<Utc>,
+            ) -> Result<i64> {
+                let mut tx = self.writer.begin().await?;
+                sqlx::query("DELETE FROM rate_windows WHERE window_start < $1")
+                    .bind(forget_before)
+                    .execute(&mut *tx)
+                    .await?;
+                let (hits,): (i64,) = sqlx::query_as(
+                    "INSERT INTO rate_windows (key, window_start, hits) VALUES ($1, $2, 1) \
+                     ON CONFLICT (key) DO UPDATE SET \
+                     hits = CASE WHEN rate_windows.window_start = excluded.window_start \
+                     THEN rate_windows.hits + 1 ELSE 1 END, window_start = excluded.window_start \
+                     RETURNING hits",
                 )
+                .bind(key)
+                .bind(window_start)
+                .fetch_one(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(hits)
+            }
+
+            async fn put_setting(&self, key: &str, value: &Value) -> Result<()> {
+                sqlx::query($crate::sql::PUT_SETTING)
                 .bind(key)
                 .bind(Json(value))
                 .bind(now())
                 .execute(&self.writer)
                 .await?;
                 Ok(())
+            }
+        }
+
+        impl $store {
+            async fn insert_job(conn: &mut <$db as sqlx::Database>::Connection, job: &NewJob) -> Result<Job> {
+                let sql = format!(
+                    "INSERT INTO jobs (id, kind, locrit_id, payload, status, attempts, \
+                     max_attempts, run_after, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, 'queued', 0, $5, $7, $6, $6) RETURNING {}",
+                    $crate::sql::JOB_COLUMNS
+                );
+                let row: JobRow = sqlx::query_as(&sql)
+                    .bind(Uuid::now_v7())
+                    .bind(&job.kind)
+                    .bind(job.locrit_id)
+                    .bind(Json(&job.payload))
+                    .bind(job.max_attempts)
+                    .bind(now())
+                    .bind(job.run_after.unwrap_or_else(now))
+                    .fetch_one(&mut *conn)
+                    .await?;
+                Job::try_from(row)
+            }
+
+            /// Applies one write inside an open transaction. Nothing is written when it
+            /// fails on a missing session.
+            async fn apply_write(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                write: &$crate::batch::Write,
+            ) -> Result<$crate::batch::Written> {
+                use $crate::batch::{Write, Written};
+                let (messages, job) = match write {
+                    Write::Append { session_id, messages, lease_until, job } => {
+                        (Self::insert_messages(conn, *session_id, messages, *lease_until).await?, job)
+                    }
+                    Write::Finish { locrit_id, id, reply, job } => {
+                        let done = sqlx::query(
+                            "UPDATE messages SET content = $3, status = $4, metadata = $5, lease_until = NULL \
+                             WHERE locrit_id = $1 AND id = $2",
+                        )
+                        .bind(locrit_id)
+                        .bind(id)
+                        .bind(&reply.content)
+                        .bind(reply.status.as_str())
+                        .bind(Json(&reply.metadata))
+                        .execute(&mut *conn)
+                        .await?;
+                        if done.rows_affected() == 0 {
+                            // No such reply: no job for it either.
+                            return Ok(Written::default());
+                        }
+                        let row: MessageRow = sqlx::query_as(concat!(
+                            message_select!(),
+                            "WHERE m.locrit_id = $1 AND m.id = $2"
+                        ))
+                        .bind(locrit_id)
+                        .bind(id)
+                        .fetch_one(&mut *conn)
+                        .await?;
+                        (vec![Message::try_from(row)?], job)
+                    }
+                };
+                let job = match job {
+                    Some(job) => Some(Self::insert_job(conn, job).await?),
+                    None => None,
+                };
+                Ok(Written { messages, job })
+            }
+
+            /// Commits writes in one transaction, each in its own savepoint when there
+            /// are several: a write that fails on its own (its session was deleted)
+            /// fails alone; a failed commit fails every write of the batch. Every
+            /// caller is answered only after the commit.
+            async fn commit_writes(writer: &sqlx::Pool<$db>, batch: Vec<$crate::batch::Pending>) {
+                use sqlx::Acquire;
+                let mut tx = match writer.begin().await {
+                    Ok(tx) => tx,
+                    Err(error) => {
+                        let error = StoreError::from(error);
+                        for pending in batch {
+                            pending.answer(Err(error.for_each_caller()));
+                        }
+                        return;
+                    }
+                };
+                let shared = batch.len() > 1;
+                let mut applied = Vec::with_capacity(batch.len());
+                // Set when the transaction itself failed: every write in it is lost.
+                let mut broken: Option<StoreError> = None;
+                for pending in batch {
+                    if let Some(error) = &broken {
+                        pending.answer(Err(error.for_each_caller()));
+                        continue;
+                    }
+                    if !shared {
+                        match Self::apply_write(&mut tx, &pending.write).await {
+                            Ok(written) => applied.push((pending, written)),
+                            Err(error) => pending.answer(Err(error)),
+                        }
+                        continue;
+                    }
+                    let mut savepoint = match tx.begin().await {
+                        Ok(savepoint) => savepoint,
+                        Err(error) => {
+                            let error = StoreError::from(error);
+                            pending.answer(Err(error.for_each_caller()));
+                            broken = Some(error);
+                            continue;
+                        }
+                    };
+                    match Self::apply_write(&mut savepoint, &pending.write).await {
+                        Ok(written) => match savepoint.commit().await {
+                            Ok(()) => applied.push((pending, written)),
+                            Err(error) => {
+                                let error = StoreError::from(error);
+                                pending.answer(Err(error.for_each_caller()));
+                                broken = Some(error);
+                            }
+                        },
+                        Err(error) => {
+                            // Undoing only this write fails when the statement's
+                            // error ended the whole transaction.
+                            if let Err(undo) = savepoint.rollback().await {
+                                broken = Some(StoreError::from(undo));
+                            }
+                            pending.answer(Err(error));
+                        }
+                    }
+                }
+                // Rolled back explicitly: a dropped transaction would keep its locks
+                // until the connection is next used.
+                let committed = match broken {
+                    Some(error) => {
+                        let _ = tx.rollback().await;
+                        Err(error)
+                    }
+                    None if applied.is_empty() => {
+                        let _ = tx.rollback().await;
+                        Ok(())
+                    }
+                    None => tx.commit().await.map_err(StoreError::from),
+                };
+                match committed {
+                    Ok(()) => {
+                        for (pending, written) in applied {
+                            pending.answer(Ok(written));
+                        }
+                    }
+                    Err(error) => {
+                        for (pending, _) in applied {
+                            pending.answer(Err(error.for_each_caller()));
+                        }
+                    }
+                }
+            }
+
+            /// Appends messages in order, with their ids; `lease_until` marks them
+            /// replies still streaming. `NotFound` (nothing written) for a session
+            /// that does not exist.
+            async fn insert_messages(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                session_id: Uuid,
+                messages: &[(Uuid, NewMessage)],
+                lease_until: Option<DateTime<Utc>>,
+            ) -> Result<Vec<Message>> {
+                let created_at = now();
+                let count = messages.len() as i64;
+                // Writing first takes the session's lock at once, so concurrent appends queue
+                // here instead of failing a read-to-write upgrade.
+                let session: Option<(i64, String, Uuid)> = sqlx::query_as(
+                    "UPDATE sessions SET last_seq = last_seq + $3, message_count = message_count + $3, \
+                     updated_at = $2 WHERE id = $1 RETURNING last_seq, key, locrit_id",
+                )
+                .bind(session_id)
+                .bind(created_at)
+                .bind(count)
+                .fetch_optional(&mut *conn)
+                .await?;
+                let Some((last_seq, key, locrit_id)) = session else {
+                    return Err(StoreError::NotFound("session"));
+                };
+                let mut appended = Vec::with_capacity(messages.len());
+                for (seq, (id, message)) in (last_seq - count + 1..).zip(messages) {
+                    sqlx::query(
+                        "INSERT INTO messages (id, session_id, locrit_id, seq, role, content, user_id, \
+                         status, metadata, created_at, lease_until) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                    )
+                    .bind(id)
+                    .bind(session_id)
+                    .bind(locrit_id)
+                    .bind(seq)
+                    .bind(message.role.as_str())
+                    .bind(&message.content)
+                    .bind(&message.user_id)
+                    .bind(message.status.as_str())
+                    .bind(Json(&message.metadata))
+                    .bind(created_at)
+                    .bind(lease_until)
+                    .execute(&mut *conn)
+                    .await?;
+                    appended.push(Message {
+                        id: *id,
+                        locrit_id,
+                        session_id: key.clone(),
+                        seq,
+                        role: message.role,
+                        content: message.content.clone(),
+                        user_id: message.user_id.clone(),
+                        status: message.status,
+                        metadata: message.metadata.clone(),
+                        timestamp: created_at,
+                        edited_at: None,
+                    });
+                }
+                Ok(appended)
             }
         }
     };

@@ -6,11 +6,11 @@ use std::sync::Arc;
 use locrit_domain::{
     Account, AccountRole, ApiKey, Budget, Contact, Dialogue, DialogueStatus, Invitation, JobStatus,
     KeyScopes, Locrit, MessageStatus, NewJob, NewLocrit, NewMemory, NewMessage, NewSession,
-    Partner, Role, SessionKind, SessionStatus, Side,
+    Partner, Role, Session, SessionKind, SessionStatus, Side,
 };
 use locrit_store::{
-    ConceptChanges, JobOutcome, JobQuery, MemoryChanges, MemoryQuery, MessagePage, SessionQuery,
-    Store, StoreConfig, StoreError,
+    ConceptChanges, JobOutcome, JobQuery, MemoryChanges, MemoryQuery, MessagePage, Restore,
+    SessionQuery, Store, StoreConfig, StoreError,
 };
 use locrit_testkit::TestDatabase;
 use serde_json::json;
@@ -305,6 +305,241 @@ mod cases {
                 .message_count,
             6
         );
+    }
+
+    pub async fn a_reply_and_its_job_are_stored_together_or_not_at_all(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "s")).await.unwrap();
+        let question = store
+            .append_message(session.id, &said(Role::User, "hi"))
+            .await
+            .unwrap();
+        let job_for = |reply: Uuid| NewJob {
+            kind: "learn".into(),
+            locrit_id: Some(bob.id),
+            payload: json!({"messages": [question.id, reply]}),
+            max_attempts: 3,
+            run_after: None,
+        };
+        let jobs = || async {
+            store
+                .jobs(&JobQuery {
+                    locrit_id: Some(bob.id),
+                    ..JobQuery::default()
+                })
+                .await
+                .unwrap()
+        };
+        // Appended with the id it was given, its job naming it.
+        let id = Uuid::now_v7();
+        let (reply, job) = store
+            .append_reply(
+                session.id,
+                id,
+                &said(Role::Assistant, "hello"),
+                Some(&job_for(id)),
+            )
+            .await
+            .unwrap();
+        assert_eq!((reply.id, reply.seq), (id, question.seq + 1));
+        let job = job.expect("the job is queued");
+        assert_eq!(
+            (job.status, job.payload["messages"][1].clone()),
+            (JobStatus::Queued, json!(id))
+        );
+        assert_eq!(store.message(bob.id, id).await.unwrap(), Some(reply));
+        assert_eq!(jobs().await, std::slice::from_ref(&job));
+        // Without a job, only the reply.
+        let (plain, none) = store
+            .append_reply(
+                session.id,
+                Uuid::now_v7(),
+                &said(Role::Assistant, "again"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(none.is_none());
+        assert_eq!(plain.seq, question.seq + 2);
+        assert_eq!(jobs().await.len(), 1);
+        // A session gone: neither the reply nor its job.
+        let gone = Uuid::now_v7();
+        let err = store
+            .append_reply(
+                Uuid::now_v7(),
+                gone,
+                &said(Role::Assistant, "lost"),
+                Some(&job_for(gone)),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+        assert_eq!(store.message(bob.id, gone).await.unwrap(), None);
+        assert_eq!(jobs().await.len(), 1, "no job for a reply not stored");
+        // A reply stored while streaming is finished in place, with its job.
+        let started = store
+            .start_reply(
+                session.id,
+                &NewMessage {
+                    status: MessageStatus::Streaming,
+                    ..NewMessage::new(Role::Assistant, "Hel")
+                },
+                chrono::Utc::now() + chrono::Duration::seconds(30),
+            )
+            .await
+            .unwrap();
+        let (finished, job) = store
+            .finish_reply(
+                bob.id,
+                started.id,
+                &said(Role::Assistant, "Hello there"),
+                Some(&job_for(started.id)),
+            )
+            .await
+            .unwrap()
+            .expect("the started reply");
+        assert_eq!(
+            (
+                finished.id,
+                finished.seq,
+                finished.content.as_str(),
+                finished.status
+            ),
+            (
+                started.id,
+                started.seq,
+                "Hello there",
+                MessageStatus::Complete
+            )
+        );
+        assert_eq!(job.unwrap().payload["messages"][1], json!(started.id));
+        assert_eq!(jobs().await.len(), 2);
+        // Finishing a reply that is not there queues nothing.
+        let missing = Uuid::now_v7();
+        let none = store
+            .finish_reply(
+                bob.id,
+                missing,
+                &said(Role::Assistant, "x"),
+                Some(&job_for(missing)),
+            )
+            .await
+            .unwrap();
+        assert!(none.is_none());
+        assert_eq!(jobs().await.len(), 2);
+    }
+
+    pub async fn concurrent_appends_to_many_sessions_are_stored_in_order_and_fail_alone(
+        store: Arc<dyn Store>,
+    ) {
+        const SESSIONS: usize = 8;
+        const EACH: usize = 30;
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let mut sessions = Vec::new();
+        for i in 0..SESSIONS {
+            sessions.push(
+                store
+                    .create_session(&chat(bob.id, &format!("s{i}")))
+                    .await
+                    .unwrap(),
+            );
+        }
+        let deleted = store.create_session(&chat(bob.id, "gone")).await.unwrap();
+        assert!(store.delete_session(deleted.id).await.unwrap());
+        // Each session's writer appends in order, all of them at once, some replies with
+        // their job; among them, writers to a deleted and to an unknown session.
+        let mut writers = Vec::new();
+        for session in &sessions {
+            let store = store.clone();
+            let session_id = session.id;
+            writers.push(tokio::spawn(async move {
+                for n in 0..EACH {
+                    let text = format!("m{n}");
+                    if n % 3 == 2 {
+                        let job = NewJob {
+                            kind: "learn".into(),
+                            locrit_id: None,
+                            payload: json!({"n": n}),
+                            max_attempts: 1,
+                            run_after: None,
+                        };
+                        let (_, job) = store
+                            .append_reply(
+                                session_id,
+                                Uuid::now_v7(),
+                                &said(Role::Assistant, &text),
+                                Some(&job),
+                            )
+                            .await
+                            .unwrap();
+                        assert!(job.is_some());
+                    } else {
+                        store
+                            .append_message(session_id, &said(Role::User, &text))
+                            .await
+                            .unwrap();
+                    }
+                }
+            }));
+        }
+        let mut refused = Vec::new();
+        for session_id in [deleted.id, Uuid::now_v7()] {
+            let store = store.clone();
+            refused.push(tokio::spawn(async move {
+                let mut errors = Vec::new();
+                for _ in 0..EACH {
+                    errors.push(
+                        store
+                            .append_message(session_id, &said(Role::User, "nobody"))
+                            .await
+                            .unwrap_err(),
+                    );
+                }
+                errors
+            }));
+        }
+        for writer in writers {
+            writer.await.unwrap();
+        }
+        for errors in refused {
+            let errors = errors.await.unwrap();
+            assert!(
+                errors.iter().all(|e| matches!(e, StoreError::NotFound(_))),
+                "{errors:?}"
+            );
+        }
+        for session in &sessions {
+            let stored = store
+                .messages(
+                    session.id,
+                    MessagePage::After {
+                        after: 0,
+                        limit: 1000,
+                    },
+                )
+                .await
+                .unwrap();
+            let seqs: Vec<i64> = stored.iter().map(|m| m.seq).collect();
+            let texts: Vec<String> = stored.iter().map(|m| m.content.clone()).collect();
+            assert_eq!(seqs, (1..=EACH as i64).collect::<Vec<_>>(), "no gap");
+            assert_eq!(
+                texts,
+                (0..EACH).map(|n| format!("m{n}")).collect::<Vec<_>>(),
+                "in order"
+            );
+            let counted = store.session(bob.id, &session.key).await.unwrap().unwrap();
+            assert_eq!(counted.message_count, EACH as i64);
+        }
+        let jobs = store
+            .jobs(&JobQuery {
+                limit: Some(1000),
+                ..JobQuery::default()
+            })
+            .await
+            .unwrap();
+        assert_eq!(jobs.len(), SESSIONS * (EACH / 3));
     }
 
     pub async fn appending_to_a_missing_session_fails(store: Arc<dyn Store>) {
@@ -807,6 +1042,188 @@ mod cases {
                 .len(),
             2,
             "where it was learned stays on record"
+        );
+    }
+
+    pub async fn streaming_replies_are_checkpointed_finished_or_interrupted(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "s")).await.unwrap();
+        let user = store
+            .append_message(session.id, &NewMessage::new(Role::User, "hello"))
+            .await
+            .unwrap();
+        let now = chrono::Utc::now();
+        let later = now + chrono::Duration::seconds(30);
+        let streaming = |text: &str| NewMessage {
+            status: MessageStatus::Streaming,
+            metadata: json!({"turn_id": "t"}),
+            ..NewMessage::new(Role::Assistant, text)
+        };
+        // One reply finishes in place, keeping its id and its place after the question.
+        let first = store
+            .start_reply(session.id, &streaming("Hel"), later)
+            .await
+            .unwrap();
+        assert_eq!(
+            (first.seq, first.status),
+            (user.seq + 1, MessageStatus::Streaming)
+        );
+        assert!(
+            store
+                .checkpoint_reply(bob.id, first.id, "Hello th", later)
+                .await
+                .unwrap()
+        );
+        let seen = store.message(bob.id, first.id).await.unwrap().unwrap();
+        assert_eq!(
+            (seen.content.as_str(), seen.status),
+            ("Hello th", MessageStatus::Streaming)
+        );
+        let done = NewMessage {
+            metadata: json!({"turn_id": "t", "finish_reason": "stop"}),
+            ..NewMessage::new(Role::Assistant, "Hello there")
+        };
+        let finished = store
+            .finish_reply(bob.id, first.id, &done, None)
+            .await
+            .unwrap()
+            .unwrap()
+            .0;
+        assert_eq!(
+            (
+                finished.id,
+                finished.seq,
+                finished.content.as_str(),
+                finished.status
+            ),
+            (first.id, first.seq, "Hello there", MessageStatus::Complete)
+        );
+        assert!(
+            !store
+                .checkpoint_reply(bob.id, first.id, "late", later)
+                .await
+                .unwrap(),
+            "a finished reply takes no checkpoint"
+        );
+        // Another's server stops: once its lease has run out, it is marked interrupted,
+        // its text kept; a reply whose lease still runs is left alone.
+        let cut = store
+            .start_reply(
+                session.id,
+                &streaming("Half a"),
+                now - chrono::Duration::seconds(1),
+            )
+            .await
+            .unwrap();
+        let alive = store
+            .start_reply(session.id, &streaming("Still"), later)
+            .await
+            .unwrap();
+        let interrupted = store.interrupt_stale_replies(now).await.unwrap();
+        assert_eq!(interrupted.len(), 1);
+        assert_eq!(interrupted[0].id, cut.id);
+        let cut = store.message(bob.id, cut.id).await.unwrap().unwrap();
+        assert_eq!(
+            (cut.content.as_str(), cut.status),
+            ("Half a", MessageStatus::Interrupted)
+        );
+        assert_eq!(cut.metadata["turn_id"], "t", "its metadata is kept");
+        assert!(cut.metadata["error"].is_string(), "and says why");
+        let alive = store.message(bob.id, alive.id).await.unwrap().unwrap();
+        assert_eq!(alive.status, MessageStatus::Streaming);
+        assert!(
+            store.interrupt_stale_replies(now).await.unwrap().is_empty(),
+            "once"
+        );
+        let all = store
+            .messages(
+                session.id,
+                MessagePage::After {
+                    after: 0,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
+        assert_eq!(seqs, [1, 2, 3, 4]);
+    }
+
+    pub async fn rate_hits_are_counted_per_key_and_window(store: Arc<dyn Store>) {
+        let window = chrono::Utc::now();
+        let next = window + chrono::Duration::seconds(60);
+        let long_ago = window - chrono::Duration::hours(2);
+        assert_eq!(
+            store
+                .count_rate_hit("old", long_ago, long_ago)
+                .await
+                .unwrap(),
+            1
+        );
+        for expected in 1..=3 {
+            let hits = store.count_rate_hit("a", window, long_ago).await.unwrap();
+            assert_eq!(hits, expected);
+        }
+        assert_eq!(
+            store.count_rate_hit("b", window, long_ago).await.unwrap(),
+            1,
+            "per key"
+        );
+        assert_eq!(
+            store.count_rate_hit("a", next, long_ago).await.unwrap(),
+            1,
+            "a new window"
+        );
+        // Rows of windows before `forget_before` go first: "old", forgotten, counts 1
+        // again in its own window (kept, it would count 2).
+        assert_eq!(
+            store.count_rate_hit("old", long_ago, window).await.unwrap(),
+            1
+        );
+    }
+
+    pub async fn a_renewed_job_lease_is_not_taken_over(store: Arc<dyn Store>) {
+        let job = NewJob {
+            kind: "learn".into(),
+            locrit_id: None,
+            payload: json!({}),
+            max_attempts: 3,
+            run_after: None,
+        };
+        let queued = store.enqueue_job(&job).await.unwrap();
+        let now = chrono::Utc::now();
+        let short = now + chrono::Duration::milliseconds(300);
+        let claimed = store
+            .claim_job(&["learn"], "a", short)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(claimed.id, queued.id);
+        let renewed = now + chrono::Duration::seconds(60);
+        assert!(store.renew_job(queued.id, "a", renewed).await.unwrap());
+        assert!(
+            !store.renew_job(queued.id, "b", renewed).await.unwrap(),
+            "only its holder renews it"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+        assert!(
+            store
+                .claim_job(&["learn"], "b", renewed)
+                .await
+                .unwrap()
+                .is_none(),
+            "renewed, it stays with its runner"
+        );
+        assert!(
+            store
+                .finish_job(queued.id, "a", &JobOutcome::Done)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store.renew_job(queued.id, "a", renewed).await.unwrap(),
+            "a finished job has no lease"
         );
     }
 
@@ -1642,6 +2059,54 @@ mod cases {
             "gone with its Locrit"
         );
     }
+
+    /// An import's writes land together at its commit; dropped before, none of them.
+    pub async fn imports_are_all_or_nothing(store: Arc<dyn Store>) {
+        let (bob, mut eve) = (locrit("Bob"), locrit("Eve"));
+        store.insert_locrit(&eve).await.unwrap();
+        eve.description = "imported".into();
+        let session = Session {
+            id: Uuid::now_v7(),
+            locrit_id: bob.id,
+            key: "archived".into(),
+            kind: SessionKind::Chat,
+            name: None,
+            topic: None,
+            user_id: None,
+            status: SessionStatus::Active,
+            metadata: json!({}),
+            message_count: 0,
+            last_seq: 0,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let restore = Restore {
+            sessions: vec![session],
+            ..Restore::default()
+        };
+        for commit in [false, true] {
+            let mut import = store.begin_import().await.unwrap();
+            import.insert_locrit(&bob).await.unwrap();
+            assert!(import.update_locrit(&eve).await.unwrap());
+            import.put_setting("imported", &json!(true)).await.unwrap();
+            import.restore(bob.id, &restore).await.unwrap();
+            if commit {
+                import.commit().await.unwrap();
+            } else {
+                drop(import);
+                assert_eq!(store.locrit(bob.id).await.unwrap(), None);
+                assert_eq!(store.locrit(eve.id).await.unwrap().unwrap().description, "");
+                assert_eq!(store.setting("imported").await.unwrap(), None);
+            }
+        }
+        assert!(store.locrit(bob.id).await.unwrap().is_some());
+        assert_eq!(
+            store.locrit(eve.id).await.unwrap().unwrap().description,
+            "imported"
+        );
+        assert_eq!(store.setting("imported").await.unwrap(), Some(json!(true)));
+        assert!(store.session(bob.id, "archived").await.unwrap().is_some());
+    }
 }
 
 /// Data outlives the process: reopening the same database finds it all.
@@ -1715,6 +2180,8 @@ conformance!(
     messages_append_in_order_and_page_both_ways,
     concurrent_appends_to_one_session_never_share_a_seq,
     appending_to_a_missing_session_fails,
+    a_reply_and_its_job_are_stored_together_or_not_at_all,
+    concurrent_appends_to_many_sessions_are_stored_in_order_and_fail_alone,
     batch_appends_are_all_or_nothing,
     session_keys_are_per_locrit,
     sessions_list_filters_and_hides_deleted,
@@ -1730,6 +2197,9 @@ conformance!(
     memories_are_edited_pinned_superseded_and_paged,
     deleting_its_sources_invalidates_a_learned_memory,
     jobs_are_claimed_once_retried_and_taken_over,
+    a_renewed_job_lease_is_not_taken_over,
+    rate_hits_are_counted_per_key_and_window,
+    streaming_replies_are_checkpointed_finished_or_interrupted,
     concurrent_claims_take_each_job_once,
     client_conversations_match_a_session_s_latest_state_only,
     server_stats_and_message_times_leave_out_deleted_sessions,
@@ -1738,4 +2208,5 @@ conformance!(
     api_keys_are_found_by_hash_listed_and_revoked,
     invitations_are_per_locrit_and_revocable,
     contacts_and_dialogues_round_trip_and_save_only_what_was_read,
+    imports_are_all_or_nothing,
 );

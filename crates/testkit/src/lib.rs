@@ -27,6 +27,15 @@ pub use failure::{Endpoint, FakeFailure};
 pub use model::{ChatCall, ChatCallMessage, FakeModel, Reply, fake_embedding, tokenize};
 pub use server::{DEFAULT_CONTEXT, DEFAULT_MODEL, FakeOllama, FakeOllamaBuilder, OLLAMA_VERSION};
 
+/// Where `scripts/fetch-models` puts the embedded engine's models: `LOCRIT_MODELS_DIR`,
+/// else `target/models` of the workspace. Real-model tests skip when they are absent.
+pub fn models_dir() -> std::path::PathBuf {
+    std::env::var_os("LOCRIT_MODELS_DIR").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/models"),
+        Into::into,
+    )
+}
+
 /// A `http://127.0.0.1:PORT` URL where nothing listens (the port was bound
 /// then released), for "server down" tests. Another process could grab the
 /// port in between, which is unlikely enough for tests.

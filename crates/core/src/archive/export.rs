@@ -1,8 +1,9 @@
 use async_compression::tokio::write::GzipEncoder;
 use locrit_domain::{Locrit, SessionStatus};
-use locrit_store::{MemoryQuery, MessagePage, SessionQuery};
+use locrit_store::{ItemKind, ItemRef, MemoryQuery, MessagePage, SessionQuery};
 use serde::Serialize;
 use tokio::io::{AsyncWrite, AsyncWriteExt};
+use uuid::Uuid;
 
 use super::{
     ARCHIVE_FORMAT, ARCHIVE_VERSION, ArchiveCounts, Header, MessageRecord, Record, SessionRecord,
@@ -29,6 +30,7 @@ impl Core {
         };
         write_line(&mut out, &header).await?;
 
+        let models = self.store.embedding_models(locrit.id).await?;
         let mut sessions = Vec::new();
         for status in [None, Some(SessionStatus::Deleted)] {
             let query = SessionQuery {
@@ -54,11 +56,21 @@ impl Core {
                 let Some(last) = messages.last() else { break };
                 after = last.seq;
                 let full = messages.len() == PAGE as usize;
+                let ids: Vec<Uuid> = messages.iter().map(|m| m.id).collect();
                 for message in messages {
                     let record = MessageRecord::from_message(session.id, message);
                     write_line(&mut out, &Record::Message(record)).await?;
                     counts.messages += 1;
                 }
+                self.write_embeddings(
+                    &mut out,
+                    locrit,
+                    &models,
+                    ItemKind::Message,
+                    &ids,
+                    &mut counts,
+                )
+                .await?;
                 if !full {
                     break;
                 }
@@ -74,10 +86,20 @@ impl Core {
             let memories = self.store.memories(locrit.id, &query).await?;
             before = memories.last().map(|m| m.id);
             let full = memories.len() == PAGE as usize;
+            let ids: Vec<Uuid> = memories.iter().map(|m| m.id).collect();
             for memory in memories {
                 write_line(&mut out, &Record::Memory(memory)).await?;
                 counts.memories += 1;
             }
+            self.write_embeddings(
+                &mut out,
+                locrit,
+                &models,
+                ItemKind::Memory,
+                &ids,
+                &mut counts,
+            )
+            .await?;
             if !full {
                 break;
             }
@@ -93,6 +115,35 @@ impl Core {
         write_line(&mut out, &Record::End { counts }).await?;
         out.shutdown().await?;
         Ok(counts)
+    }
+}
+
+impl Core {
+    /// The embeddings of these messages or memories, for every model they have one of.
+    async fn write_embeddings<W: AsyncWrite + Unpin + Send>(
+        &self,
+        out: &mut W,
+        locrit: &Locrit,
+        models: &[String],
+        kind: ItemKind,
+        ids: &[Uuid],
+        counts: &mut ArchiveCounts,
+    ) -> Result<()> {
+        let items: Vec<ItemRef> = ids.iter().map(|&id| ItemRef { kind, id }).collect();
+        for model in models {
+            for stored in self.store.embeddings_of(locrit.id, model, &items).await? {
+                let record = Record::Embedding {
+                    kind,
+                    item: stored.item.id,
+                    model: model.clone(),
+                    vector: stored.vector,
+                    created_at: stored.created_at,
+                };
+                write_line(out, &record).await?;
+                counts.embeddings += 1;
+            }
+        }
+        Ok(())
     }
 }
 

@@ -2,11 +2,12 @@
 //! settings, sessions, messages, memories and concepts, ids and times kept, so an import
 //! on another server reproduces the same data.
 //!
-//! Format, version 1: a header line `{"format": "locrit-archive", "version": 1,
+//! Format, version 2: a header line `{"format": "locrit-archive", "version": 2,
 //! "exported_at", "locrit": {…}}`, then one record per line tagged by `record`
-//! (`session`, `message`, `memory`, `concept`, `relation`), sessions before their messages,
-//! and a last `end` line with the counts, so a cut archive is refused rather than half
-//! imported.
+//! (`session`, `message`, `memory`, `concept`, `relation`, `embedding`), sessions before
+//! their messages, each page of messages or memories followed by their embeddings (tagged
+//! with their model), and a last `end` line with the counts, so a cut archive is refused
+//! rather than half imported. Version 1 (no embeddings) is still read.
 
 mod export;
 mod import;
@@ -15,6 +16,7 @@ use chrono::{DateTime, Utc};
 use locrit_domain::{
     Concept, Locrit, Memory, Message, MessageStatus, Role, Session, SessionKind, SessionStatus,
 };
+use locrit_store::ItemKind;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -22,7 +24,11 @@ use uuid::Uuid;
 pub use import::ImportOptions;
 
 pub const ARCHIVE_FORMAT: &str = "locrit-archive";
-pub const ARCHIVE_VERSION: u32 = 1;
+pub const ARCHIVE_VERSION: u32 = 2;
+/// The oldest version an import reads.
+const OLDEST_READABLE_VERSION: u32 = 1;
+/// The most dimensions an archived embedding may have.
+const MAX_EMBEDDING_DIMENSIONS: usize = 16_384;
 /// The longest line an import reads (a message, a memory), in bytes.
 const MAX_LINE_BYTES: usize = 16 << 20;
 
@@ -42,6 +48,9 @@ pub struct ArchiveCounts {
     pub memories: u64,
     pub concepts: u64,
     pub relations: u64,
+    /// Absent from version 1 archives.
+    #[serde(default)]
+    pub embeddings: u64,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -55,6 +64,14 @@ enum Record {
         from: Uuid,
         to: Uuid,
         relation: String,
+    },
+    /// The vector of a message or memory (of an earlier record) for one embedding model.
+    Embedding {
+        kind: ItemKind,
+        item: Uuid,
+        model: String,
+        vector: Vec<f32>,
+        created_at: DateTime<Utc>,
     },
     End {
         counts: ArchiveCounts,

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use futures::Stream;
 use locrit_domain::Message;
 use locrit_llm::LlmError;
+use locrit_store::StoreFault;
 use tokio::sync::watch;
 use uuid::Uuid;
 
@@ -19,7 +20,7 @@ pub enum TurnError {
     /// The model failed or the stream was cut.
     Llm(LlmError),
     /// The reply could not be stored.
-    Store(String),
+    Store(StoreFault),
 }
 
 impl std::fmt::Display for TurnError {
@@ -92,6 +93,11 @@ impl TurnLog {
     pub(crate) fn end(&self, end: TurnEnd) {
         self.state.lock().expect("turn log lock").end = Some(end);
         self.changed.send_modify(|_| {});
+    }
+
+    /// How many deltas arrived so far.
+    pub(crate) fn len(&self) -> usize {
+        self.state.lock().expect("turn log lock").deltas.len()
     }
 
     /// The text generated so far.

@@ -12,6 +12,7 @@
 //! task: a caller that goes away does not stop the reply from being stored.
 
 mod log;
+mod mirror;
 mod prompt;
 mod recall;
 mod runner;
@@ -30,6 +31,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub use log::{TurnEnd, TurnError, TurnEvent, TurnLog};
+pub(crate) use mirror::MIRROR_SILENCE;
 pub use prompt::{DEFAULT_CONTEXT, MAX_CONTEXT, estimate_tokens};
 
 use crate::events::Event;
@@ -90,6 +92,8 @@ struct ActiveTurn {
     log: Arc<TurnLog>,
     cancel: CancellationToken,
     session_id: Uuid,
+    /// For a turn running on another server: when it was last heard of.
+    mirror: Option<Mutex<Instant>>,
 }
 
 /// A model on a server: (server URL, model name).
@@ -154,28 +158,11 @@ impl Core {
 
         let lock = self.chat.session_lock(session.id).lock_owned().await;
         let turn_id = Uuid::now_v7();
-        let user_message = self
-            .store
-            .append_message(
-                session.id,
-                &NewMessage {
-                    user_id: user_id.clone(),
-                    metadata: json!({"turn_id": turn_id}),
-                    ..NewMessage::new(Role::User, text.clone())
-                },
-            )
-            .await?;
-        let backend = self.chat_backend(&url).await?;
-        let context = self
-            .context_length(&*backend, &url, &locrit.ollama_model)
-            .await;
-        let history = self
-            .history_within(
-                session.id,
-                user_message.seq,
-                prompt::history_budget(context),
-            )
-            .await?;
+        let new_message = NewMessage {
+            user_id: user_id.clone(),
+            metadata: json!({"turn_id": turn_id}),
+            ..NewMessage::new(Role::User, text.clone())
+        };
         let mut system = locrit.system_prompt();
         for addition in &system_additions {
             system.push_str("\n\n");
@@ -186,9 +173,29 @@ impl Core {
             user_id: user_id.as_deref(),
             session: &session,
         };
-        let recalled = self
-            .recall(&locrit, asker, &text, prompt::window(context))
-            .await;
+        // The user's message is committed while the prompt's parts are gathered: the
+        // commit's fsync and recall's embedding round trip overlap. The model is called
+        // only once both are done, so never for a message that is not stored.
+        let preparing = async {
+            let backend = self.chat_backend(&url).await?;
+            let context = self
+                .context_length(&*backend, &url, &locrit.ollama_model)
+                .await;
+            let (history, recalled) = tokio::join!(
+                self.history_within(session.id, None, prompt::history_budget(context)),
+                self.recall(&locrit, asker, &text, prompt::window(context)),
+            );
+            Ok::<_, Error>((backend, context, history?, recalled))
+        };
+        let (stored, prepared) = tokio::join!(
+            self.store.append_message(session.id, &new_message),
+            preparing
+        );
+        let user_message = stored?;
+        let (backend, context, mut history, recalled) = prepared?;
+        // The history was read alongside the commit: it may hold the new message (and
+        // the session's lock keeps other turns out, but not other writers).
+        history.retain(|m| m.seq < user_message.seq);
         let prompt = prompt::build(
             prompt::PromptParts {
                 system,
@@ -224,6 +231,7 @@ impl Core {
                 log: log.clone(),
                 cancel: cancel.clone(),
                 session_id: session.id,
+                mirror: None,
             },
         );
         self.events
@@ -234,6 +242,8 @@ impl Core {
             log: log.clone(),
         });
         let run = runner::Run {
+            core: self.clone(),
+            locrit: locrit.clone(),
             events: self.events.clone(),
             store: self.store.clone(),
             log: log.clone(),
@@ -244,14 +254,10 @@ impl Core {
             recalled: recalled.metadata(),
         };
         let core = self.clone();
-        let (learner, question, ended) = (locrit.clone(), user_message.clone(), log.clone());
         tokio::spawn(async move {
             run.run(stream, cancel).await;
             drop(lock);
             core.chat.finished(turn_id);
-            if let TurnEnd::Completed(reply) = ended.finished().await {
-                core.learn_from(&learner, &question, &reply).await;
-            }
         });
         Ok(Turn {
             id: turn_id,
@@ -294,12 +300,12 @@ impl Core {
             .map(|t| t.log.clone())
     }
 
-    /// The session's messages before `before`, oldest first, read back page by page
-    /// only as far as `budget` tokens can hold.
+    /// The session's messages before `before` (or the newest), oldest first, read back
+    /// page by page only as far as `budget` tokens can hold.
     async fn history_within(
         &self,
         session_id: Uuid,
-        before: i64,
+        before: Option<i64>,
         budget: u32,
     ) -> Result<Vec<Message>> {
         let mut history: Vec<Message> = Vec::new();
@@ -307,7 +313,7 @@ impl Core {
         let mut tokens = 0u32;
         loop {
             let page = MessagePage::Before {
-                before: Some(cursor),
+                before: cursor,
                 limit: HISTORY_PAGE,
             };
             let older = self.store.messages(session_id, page).await?;
@@ -316,7 +322,7 @@ impl Core {
                 sum.saturating_add(estimate_tokens(&m.content))
             });
             match older.first() {
-                Some(first) => cursor = first.seq,
+                Some(first) => cursor = Some(first.seq),
                 None => break,
             }
             history.splice(0..0, older);
@@ -397,6 +403,7 @@ mod tests {
                 log,
                 cancel: CancellationToken::new(),
                 session_id: Uuid::nil(),
+                mirror: None,
             };
             state.turns.lock().unwrap().insert(*id, turn);
             state.finished(*id);

@@ -2,7 +2,7 @@
 //! session's history in order, then the new message, exactly once, all fitted to the
 //! model's context window by dropping the oldest turns first.
 
-use locrit_domain::{Message, Role};
+use locrit_domain::{Message, MessageStatus, Role};
 use locrit_llm::ChatMessage;
 
 /// Context assumed when the model does not say (Ollama's default window).
@@ -60,6 +60,8 @@ pub fn build(parts: PromptParts<'_>, model_context: Option<u32>) -> Prompt {
         .history
         .iter()
         .filter(|m| matches!(m.role, Role::User | Role::Assistant) && !m.content.is_empty())
+        // Another server's reply still being written is not part of the history yet.
+        .filter(|m| m.status != MessageStatus::Streaming)
         // A message the model never answered would make two user turns in a row.
         .filter(|m| m.metadata.get("unanswered").is_none())
         .collect();

@@ -4,20 +4,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use locrit_domain::{Message, MessageStatus, NewMessage, Role};
+use locrit_domain::{Locrit, Message, MessageStatus, NewMessage, Role};
 use locrit_llm::{ChatEvent, ChatStats, ChatStream, LlmError};
-use locrit_store::{Store, StoreError};
+use locrit_store::{Store, StoreError, StoreFault};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::log::{TurnEnd, TurnError, TurnLog};
+use crate::Core;
 use crate::events::{Event, EventBus};
 
 /// Attempts at storing a reply while the store is busy.
 const STORE_ATTEMPTS: u32 = 4;
+/// A reply still streaming this long is stored, then its text so far again this often:
+/// short replies are written once, at their end.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+/// How long a stored streaming reply stays this server's without a checkpoint.
+pub(crate) const REPLY_LEASE: Duration = Duration::from_secs(10);
 
 pub(super) struct Run {
+    /// Decides the extraction job stored with a complete reply, and announces it.
+    pub core: Core,
+    pub locrit: Locrit,
     pub events: Arc<EventBus>,
     pub store: Arc<dyn Store>,
     pub log: Arc<TurnLog>,
@@ -52,14 +61,23 @@ pub(super) async fn mark_unanswered(store: &dyn Store, message: &Message, reason
 impl Run {
     pub async fn run(self, mut stream: ChatStream, cancel: CancellationToken) {
         let mut text = String::new();
+        // The reply, once it has been stored while streaming.
+        let mut started: Option<Message> = None;
+        let mut checkpoint = None;
         let outcome = loop {
+            let due = checkpoint.unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => break Outcome::Cancelled,
+                () = tokio::time::sleep_until(due), if checkpoint.is_some() => {
+                    self.checkpoint(&text, &mut started).await;
+                    checkpoint = Some(tokio::time::Instant::now() + CHECKPOINT_EVERY);
+                }
                 next = stream.next() => match next {
                     Some(Ok(ChatEvent::Delta(delta))) => {
                         text.push_str(&delta);
                         self.log.push(delta);
+                        checkpoint.get_or_insert_with(|| tokio::time::Instant::now() + CHECKPOINT_EVERY);
                     }
                     Some(Ok(ChatEvent::Done(stats))) => break Outcome::Done(stats),
                     Some(Err(error)) => break Outcome::Failed(error),
@@ -70,9 +88,10 @@ impl Run {
         // Dropping the stream closes the connection: a cancelled model stops generating.
         drop(stream);
 
+        let started = started.as_ref();
         let end = match outcome {
             Outcome::Done(stats) => match self
-                .store_reply(&text, MessageStatus::Complete, Some(&stats), None)
+                .store_reply(started, &text, MessageStatus::Complete, Some(&stats), None)
                 .await
             {
                 Ok(message) => TurnEnd::Completed(message),
@@ -82,7 +101,7 @@ impl Run {
                 },
             },
             Outcome::Cancelled => match self
-                .store_partial(&text, MessageStatus::Cancelled, None)
+                .store_partial(started, &text, MessageStatus::Cancelled, None)
                 .await
             {
                 Ok(partial) => TurnEnd::Cancelled(partial),
@@ -94,7 +113,7 @@ impl Run {
             Outcome::Failed(llm) => {
                 tracing::warn!(error = %llm, "the model failed mid-reply; keeping what arrived");
                 match self
-                    .store_partial(&text, MessageStatus::Interrupted, Some(&llm))
+                    .store_partial(started, &text, MessageStatus::Interrupted, Some(&llm))
                     .await
                 {
                     Ok(partial) => TurnEnd::Failed {
@@ -122,9 +141,38 @@ impl Run {
         self.log.end(end);
     }
 
+    /// Stores the reply so far, leased to this server: if the server dies, what was
+    /// generated stays, and another server (or this one, restarted) marks it interrupted.
+    /// A failed checkpoint only costs durability of the text so far: the end writes again.
+    async fn checkpoint(&self, text: &str, started: &mut Option<Message>) {
+        let lease_until = chrono::Utc::now() + REPLY_LEASE;
+        let written = match started {
+            Some(reply) => self
+                .store
+                .checkpoint_reply(reply.locrit_id, reply.id, text, lease_until)
+                .await
+                .map(|_| ()),
+            None => {
+                let reply = NewMessage {
+                    status: MessageStatus::Streaming,
+                    metadata: self.metadata(),
+                    ..NewMessage::new(Role::Assistant, text)
+                };
+                self.store
+                    .start_reply(self.session_id, &reply, lease_until)
+                    .await
+                    .map(|reply| *started = Some(reply))
+            }
+        };
+        if let Err(error) = written {
+            tracing::warn!(%error, turn = %self.log.turn_id, "could not store the reply so far");
+        }
+    }
+
     /// Stores what was generated, if anything was.
     async fn store_partial(
         &self,
+        started: Option<&Message>,
         text: &str,
         status: MessageStatus,
         error: Option<&LlmError>,
@@ -132,23 +180,32 @@ impl Run {
         if text.is_empty() {
             return Ok(None);
         }
-        self.store_reply(text, status, None, error).await.map(Some)
+        self.store_reply(started, text, status, None, error)
+            .await
+            .map(Some)
     }
 
-    async fn store_reply(
-        &self,
-        text: &str,
-        status: MessageStatus,
-        stats: Option<&ChatStats>,
-        error: Option<&LlmError>,
-    ) -> Result<Message, TurnError> {
-        let mut metadata = json!({
+    fn metadata(&self) -> Value {
+        json!({
             "model": self.model,
             "turn_id": self.log.turn_id,
             "answers": [self.user_message.id],
             "history_dropped": self.dropped_history,
             "recall": self.recalled,
-        });
+        })
+    }
+
+    /// Writes the reply's final form: appended, or, if it was stored while streaming,
+    /// finished in place (keeping its place in the session).
+    async fn store_reply(
+        &self,
+        started: Option<&Message>,
+        text: &str,
+        status: MessageStatus,
+        stats: Option<&ChatStats>,
+        error: Option<&LlmError>,
+    ) -> Result<Message, TurnError> {
+        let mut metadata = self.metadata();
         if let Some(stats) = stats {
             metadata["finish_reason"] = json!(stats.done_reason);
             metadata["stats"] = json!(stats);
@@ -161,20 +218,52 @@ impl Run {
             metadata,
             ..NewMessage::new(Role::Assistant, text)
         };
+        // The reply's id is chosen here so that its extraction job, which names it, is
+        // written in the reply's own transaction: a crash cannot keep one without the other.
+        let id = started.map_or_else(Uuid::now_v7, |reply| reply.id);
+        let mut job = match status {
+            MessageStatus::Complete => {
+                self.core
+                    .extraction_job(&self.locrit, &self.user_message, id)
+                    .await
+            }
+            _ => None,
+        };
         let mut attempt = 1;
         loop {
-            match self.store.append_message(self.session_id, &message).await {
-                Ok(stored) => {
+            let stored = match started {
+                Some(reply) => self
+                    .store
+                    .finish_reply(reply.locrit_id, id, &message, job.as_ref())
+                    .await
+                    .and_then(|finished| finished.ok_or(StoreError::NotFound("message"))),
+                None => {
+                    self.store
+                        .append_reply(self.session_id, id, &message, job.as_ref())
+                        .await
+                }
+            };
+            match stored {
+                Ok((stored, job)) => {
                     self.events.publish(Event::MessageStored(stored.clone()));
+                    if let Some(job) = job {
+                        self.core.job_queued(&job);
+                    }
                     return Ok(stored);
                 }
                 Err(StoreError::Busy) if attempt < STORE_ATTEMPTS => {
                     tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
                     attempt += 1;
                 }
+                // A full store may still hold the reply without its job: the answer is
+                // kept, only what it teaches is not learned.
+                Err(error @ StoreError::Full(_)) if job.is_some() => {
+                    tracing::warn!(%error, "no room for the reply's extraction job; storing the reply alone");
+                    job = None;
+                }
                 Err(error) => {
                     tracing::error!(%error, "the reply could not be stored");
-                    return Err(TurnError::Store(error.to_string()));
+                    return Err(TurnError::Store(StoreFault::from(&error)));
                 }
             }
         }

@@ -107,28 +107,32 @@ struct LearnedRelation {
 }
 
 impl Core {
-    /// Queues the extraction of what an answered exchange taught the Locrit, unless its
-    /// memory or extraction is switched off (`memory.extraction: false` in the config).
-    pub(crate) async fn learn_from(&self, locrit: &Locrit, question: &Message, reply: &Message) {
+    /// The job that extracts what an answered exchange taught the Locrit, to be stored
+    /// with the reply (`reply_id`) in its transaction; `None` when its memory or
+    /// extraction is switched off (`memory.extraction: false` in the config).
+    pub(crate) async fn extraction_job(
+        &self,
+        locrit: &Locrit,
+        question: &Message,
+        reply_id: Uuid,
+    ) -> Option<NewJob> {
         if locrit.memory_service == MemoryService::Disabled {
-            return;
+            return None;
         }
         match self.global_config().await {
-            Ok(config) if config.memory.get("extraction") == Some(&Value::Bool(false)) => return,
+            Ok(config) if config.memory.get("extraction") == Some(&Value::Bool(false)) => {
+                return None;
+            }
             Ok(_) => {}
             Err(error) => tracing::warn!(%error, "config unreadable; extracting anyway"),
         }
-        let job = NewJob {
+        Some(NewJob {
             kind: EXTRACT_MEMORIES.into(),
             locrit_id: Some(locrit.id),
-            payload: json!({"messages": [question.id, reply.id]}),
+            payload: json!({"messages": [question.id, reply_id]}),
             max_attempts: MAX_ATTEMPTS,
             run_after: None,
-        };
-        if let Err(error) = self.enqueue_job(job).await {
-            // The exchange itself is stored; only what it teaches is not learned.
-            tracing::warn!(locrit = %locrit.name, %error, "cannot queue memory extraction");
-        }
+        })
     }
 
     pub(crate) async fn extract_memories(&self, job: &Job) -> Result<(), JobFailure> {

@@ -81,6 +81,12 @@ impl Core {
     }
 }
 
+/// What every stored memory satisfies, however it comes (an edit, a model, an archive).
+pub(crate) fn check_memory(content: &str, importance: f64) -> Result<()> {
+    check_content(content)?;
+    check_importance(importance)
+}
+
 fn check_content(content: &str) -> Result<()> {
     if content.trim().is_empty() {
         return Err(ValidationError::new("content", "must not be empty").into());

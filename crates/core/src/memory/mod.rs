@@ -7,6 +7,8 @@
 mod extraction;
 mod facts;
 
+pub(crate) use facts::check_memory;
+
 pub use facts::RecallSources;
 
 use chrono::{DateTime, Utc};
@@ -62,6 +64,11 @@ impl Core {
     /// Counters of every Locrit together, with the messages written since `since`.
     pub async fn server_stats(&self, since: DateTime<Utc>) -> Result<ServerStats> {
         Ok(self.store.server_stats(since).await?)
+    }
+
+    /// Whether the store takes writes now; else the error the next write would meet.
+    pub async fn check_store_writable(&self) -> Result<()> {
+        Ok(self.store.check_writable().await?)
     }
 
     /// Counters, recent messages, sessions and top concepts of a Locrit's memory.

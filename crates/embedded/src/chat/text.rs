@@ -131,3 +131,78 @@ mod tests {
         assert_eq!(filter.finish(), "ST");
     }
 }
+
+/// Follows a JSON reply as it is generated, to stop the model as soon as the answer is
+/// known: prose where the JSON should start (a small model often answers so), or the
+/// close of its value (it tends to go on talking after the closing brace).
+#[derive(Debug, Default)]
+pub(crate) struct JsonEnd {
+    depth: usize,
+    in_string: bool,
+    escaped: bool,
+}
+
+/// What [`JsonEnd::push`] found.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum JsonProgress {
+    /// Nothing yet, or a value still open.
+    Open,
+    /// The top-level object or array closed after this many bytes of the text pushed.
+    Closed(usize),
+    /// The reply does not start with an object or an array.
+    NotJson,
+}
+
+impl JsonEnd {
+    pub fn push(&mut self, text: &str) -> JsonProgress {
+        for (at, c) in text.char_indices() {
+            if self.in_string {
+                match c {
+                    _ if self.escaped => self.escaped = false,
+                    '\\' => self.escaped = true,
+                    '"' => self.in_string = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '{' | '[' => self.depth += 1,
+                _ if self.depth == 0 && !c.is_whitespace() => return JsonProgress::NotJson,
+                '"' => self.in_string = true,
+                '}' | ']' => {
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return JsonProgress::Closed(at + 1);
+                    }
+                }
+                _ => {}
+            }
+        }
+        JsonProgress::Open
+    }
+}
+
+#[cfg(test)]
+mod json_end_tests {
+    use super::{JsonEnd, JsonProgress};
+
+    #[test]
+    fn the_end_is_the_close_of_the_top_level_value_whatever_the_pieces() {
+        let mut end = JsonEnd::default();
+        assert_eq!(end.push(" \n{\"a\": [1, {\"b\""), JsonProgress::Open);
+        assert_eq!(
+            end.push(": \"}\\\"]\"}]"),
+            JsonProgress::Open,
+            "braces in strings do not count"
+        );
+        assert_eq!(end.push("} and then some prose"), JsonProgress::Closed(1));
+    }
+
+    #[test]
+    fn an_array_ends_too_and_prose_first_is_not_json() {
+        assert_eq!(JsonEnd::default().push("[1, 2]\n"), JsonProgress::Closed(6));
+        let mut end = JsonEnd::default();
+        assert_eq!(end.push("  "), JsonProgress::Open);
+        assert_eq!(end.push("Sure! {\"a\": 1}"), JsonProgress::NotJson);
+    }
+}

@@ -14,7 +14,7 @@ use locrit_llm::{ChatEvent, ChatStats, LlmError};
 use tokio::sync::mpsc as async_mpsc;
 
 use super::model::ChatModel;
-use super::text::{Detokenizer, Filtered, StopFilter};
+use super::text::{Detokenizer, Filtered, JsonEnd, JsonProgress, StopFilter};
 
 /// Ollama's defaults: a light penalty on the last 64 tokens keeps a small
 /// model out of loops without changing what it says.
@@ -88,6 +88,7 @@ fn generate(model: &ChatModel, weights: &mut ModelWeights, job: Job) -> candle_c
     let mut filter = StopFilter::new(&job.stops);
     let mut generated: Vec<u32> = Vec::new();
     let mut reply = String::new();
+    let mut json = JsonEnd::default();
     let done_reason = loop {
         let recent = &generated[generated.len().saturating_sub(REPEAT_LAST_N)..];
         if !recent.is_empty() {
@@ -105,8 +106,24 @@ fn generate(model: &ChatModel, weights: &mut ModelWeights, job: Job) -> candle_c
             Filtered::Continue(text) => (text, false),
             Filtered::Stop(text) => (text, true),
         };
+        let kept = reply.len();
+        let progress = if job.json_only {
+            json.push(&text)
+        } else {
+            JsonProgress::Open
+        };
         if emit(&job, &mut reply, text).is_err() {
             return Ok(());
+        }
+        match progress {
+            JsonProgress::Open => {}
+            // What the model adds after the value is not part of it.
+            JsonProgress::Closed(length) => {
+                reply.truncate(kept + length);
+                break "stop";
+            }
+            // Not worth the rest of the reply: the check below refuses it now.
+            JsonProgress::NotJson => break "stop",
         }
         if stopped {
             break "stop";

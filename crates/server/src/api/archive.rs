@@ -7,11 +7,14 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures::TryStreamExt;
+use futures::StreamExt;
+use http_body_util::LengthLimitError;
 use locrit_core::{ArchiveCounts, Core, ImportOptions};
 use locrit_domain::Locrit;
 use serde::{Deserialize, Serialize};
-use tokio_util::io::{ReaderStream, StreamReader};
+use tokio::fs::File;
+use tokio::io::{AsyncSeekExt, AsyncWriteExt, BufReader};
+use tokio_util::io::ReaderStream;
 use tower_http::limit::RequestBodyLimitLayer;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -106,12 +109,36 @@ pub async fn import(
     Query(query): Query<ImportQuery>,
     body: Body,
 ) -> Result<(StatusCode, Json<Imported>), ApiError> {
-    let stream = body.into_data_stream().map_err(std::io::Error::other);
-    let input = StreamReader::new(stream);
+    let input = spool(body).await?;
     let options = ImportOptions {
         name: query.name,
         owner_id: requester.account().map(|account| account.id.to_string()),
     };
     let (locrit, counts) = core.import_archive(input, options).await?;
     Ok((StatusCode::CREATED, Json(Imported { locrit, counts })))
+}
+
+/// The upload copied to an unnamed temporary file: the import's transaction then reads
+/// it at disk speed, never at a slow client's pace.
+async fn spool(body: Body) -> Result<BufReader<File>, ApiError> {
+    let mut file = File::from_std(tempfile::tempfile().map_err(locrit_core::Error::from)?);
+    let mut chunks = body.into_data_stream();
+    while let Some(chunk) = chunks.next().await {
+        let chunk = chunk.map_err(|error| {
+            if error.into_inner().is::<LengthLimitError>() {
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "the archive is too large",
+                )
+            } else {
+                ApiError::bad_request("the archive could not be read")
+            }
+        })?;
+        file.write_all(&chunk)
+            .await
+            .map_err(locrit_core::Error::from)?;
+    }
+    file.rewind().await.map_err(locrit_core::Error::from)?;
+    Ok(BufReader::new(file))
 }

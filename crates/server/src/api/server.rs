@@ -38,6 +38,66 @@ pub struct ServerStatus {
     messages_since: i64,
     since: DateTime<Utc>,
     ollama: OllamaStatus,
+    new_locrits: NewLocritEngine,
+    store: StoreStatus,
+}
+
+/// The engine a new Locrit gets when it names no server.
+#[derive(Serialize, ToSchema)]
+pub struct NewLocritEngine {
+    /// `embedded` when no Ollama server answered at start-up and the embedded models
+    /// are present; `ollama` otherwise (the server-wide default server).
+    engine: &'static str,
+    /// The model such a Locrit gets: the embedded engine runs one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model: Option<&'static str>,
+}
+
+impl NewLocritEngine {
+    fn of(core: &Core) -> Self {
+        let model = core.embedded_default_model();
+        Self {
+            engine: if model.is_some() {
+                "embedded"
+            } else {
+                "ollama"
+            },
+            model,
+        }
+    }
+}
+
+/// Whether the store takes writes: checked on each call with a write that is rolled back.
+#[derive(Serialize, ToSchema)]
+pub struct StoreStatus {
+    writable: bool,
+    /// Why not, as the error code a write gets now (`store_busy`, `store_full`,
+    /// `store_read_only`, `store_unavailable`); absent when writable.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    code: Option<&'static str>,
+    /// The same, for people.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+impl StoreStatus {
+    async fn check(core: &Core) -> Self {
+        match core.check_store_writable().await {
+            Ok(()) => Self {
+                writable: true,
+                code: None,
+                error: None,
+            },
+            Err(error) => {
+                let refused = ApiError::from(error);
+                Self {
+                    writable: false,
+                    code: Some(refused.code),
+                    error: Some(refused.message),
+                }
+            }
+        }
+    }
 }
 
 /// The global Ollama server, and whether it answered just now.
@@ -49,7 +109,8 @@ pub struct OllamaStatus {
     models: Option<usize>,
 }
 
-/// Counters of every Locrit together, and the global Ollama server's state.
+/// Counters of every Locrit together, the global Ollama server's state, and whether the
+/// store takes writes (reads go on when it does not).
 #[utoipa::path(operation_id = "server_status", get, path = "/api/v2/status", tag = "server",
     params(StatusQuery), responses((status = 200, body = ServerStatus),
         (status = 400, description = "Malformed `since`", body = ErrorBody)))]
@@ -73,6 +134,8 @@ pub async fn status(
             reachable: models.is_some(),
             models,
         },
+        new_locrits: NewLocritEngine::of(&core),
+        store: StoreStatus::check(&core).await,
     }))
 }
 

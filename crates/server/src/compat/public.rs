@@ -238,10 +238,11 @@ async fn prepare(
         .ok_or_else(|| ApiError::bad_request(MESSAGE_EMPTY))?;
     let text = message_text(body.message, MESSAGE_EMPTY, MESSAGE_EMPTY)?;
     let given = visitor_id(body.visitor_id.as_deref(), headers)?;
-    limiter.visitor(given.map_or_else(|| client.key(), |visitor| visitor.to_string()))?;
+    let visitor_key = given.map_or_else(|| client.key(), |visitor| visitor.to_string());
+    limiter.visitor(core, visitor_key).await?;
     let invitation = body.invitation.as_deref().or(invitation(headers));
     let (locrit, caller) = public_locrit(core, name, invitation, SEND_FAILED).await?;
-    limiter.locrit(locrit.id)?;
+    limiter.locrit(core, locrit.id).await?;
     let visitor_name = visitor_name(body.visitor_name.as_deref());
 
     if let Some(cid) = body.conversation_id.filter(|id| !id.is_empty()) {

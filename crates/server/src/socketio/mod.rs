@@ -16,6 +16,7 @@
 
 mod chat;
 mod conn;
+mod errors;
 mod follow;
 mod hub;
 mod memory;
@@ -92,6 +93,7 @@ pub(crate) fn layer(
     hub::spawn_bus_listener(hub);
     let routes = routes
         .layer(layer)
+        .layer(axum::middleware::from_fn(errors::json_errors))
         .layer(axum::middleware::from_fn_with_state(
             origins,
             OriginCheck::check,

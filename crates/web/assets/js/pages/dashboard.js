@@ -1,4 +1,5 @@
-// The dashboard: counts, the Ollama server's status, recent conversations.
+// The dashboard: counts, the Ollama server's status (and the embedded engine when it stands in),
+// recent conversations.
 import { api } from "../api.js";
 import { formatTime, h, replace } from "../dom.js";
 import { t } from "../i18n.js";
@@ -22,6 +23,8 @@ export async function render(main) {
     h("p", { class: "ollama" }, h("strong", { text: `${t("dash_ollama")} ` }), h("code", { text: ollama.url }), " ",
       h("span", { class: `status ${ollama.reachable ? "on" : "off"}`,
         text: ollama.reachable ? `${t("connected")} · ${ollama.models}` : t("disconnected") })),
+    status.new_locrits.engine === "embedded"
+      ? h("p", { class: "engine-note", text: t("embedded_default", { model: status.new_locrits.model }) }) : null,
     h("h2", { text: t("dash_recent") }),
     recent.length ? h("ul", { class: "rows" }, recent.map((s) => h("li", {},
       h("a", { href: `/my-locrits/${encodeURIComponent(s.locrit.name)}/chat?session=${encodeURIComponent(s.id)}` },

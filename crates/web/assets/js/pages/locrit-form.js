@@ -32,8 +32,11 @@ export async function render(main, name) {
   for (const el of [nameInput, description, persona]) el.addEventListener("input", updatePreview);
   updatePreview();
 
-  const url = input("ollama_url", { type: "url", placeholder: "http://localhost:11434" });
+  // With no Ollama server at start-up, a new Locrit that names none runs on the embedded model.
+  const embeddedModel = locrit ? null : (await api.status(new Date())).new_locrits.model ?? null;
+  const url = input("ollama_url", { type: "url", placeholder: embeddedModel ? t("embedded_placeholder") : "http://localhost:11434" });
   const model = input("ollama_model", { required: true, list: "models", autocomplete: "off" });
+  if (embeddedModel && !model.value) model.value = embeddedModel;
   const models = h("datalist", { id: "models" });
   const picker = h("select", { name: "model_picker", "aria-label": t("pick_model"),
     onchange: () => { if (picker.value) model.value = picker.value; } }, h("option", { value: "", text: t("pick_model") }));
@@ -44,7 +47,7 @@ export async function render(main, name) {
     testResult.className = "test-result";
     testResult.textContent = t("testing");
     try {
-      const target = url.value.trim() || (await api.config()).ollama.base_url;
+      const target = url.value.trim() || (embeddedModel ? "embedded" : (await api.config()).ollama.base_url);
       await api.testOllama(target);
       const names = (await api.ollamaModels(target)).map((m) => m.name);
       replace(picker, h("option", { value: "", text: t("pick_model") }),
@@ -81,7 +84,7 @@ export async function render(main, name) {
       field(t("f_persona"), persona, t("f_persona_help")),
       h("div", { class: "field" }, h("span", { class: "label", text: t("persona_preview") }), preview)),
     h("fieldset", {}, h("legend", { text: "Ollama" }),
-      field(t("f_ollama_url"), url, t("f_ollama_url_help")),
+      field(t("f_ollama_url"), url, embeddedModel ? t("embedded_default", { model: embeddedModel }) : t("f_ollama_url_help")),
       h("div", { class: "row" }, testButton, testResult),
       field(t("f_model"), model), picker, models,
       field(t("f_memory_service"), memoryService), active.el),

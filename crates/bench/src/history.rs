@@ -1,0 +1,267 @@
+//! Issue 5: what a Locrit with a long memory does all the time, on a large store: the
+//! newest-50 history page of a session, a keyword search and a hybrid search (keyword
+//! and HNSW semantic, fused), each through the core as the routes call it.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, ensure};
+use locrit_core::search::{SearchMode, SearchQuery};
+use locrit_core::{Core, GlobalConfigChanges};
+use locrit_domain::Locrit;
+use locrit_store::{MessagePage, SessionQuery, SqliteSync, Store, StoreConfig};
+use locrit_testkit::{FakeOllama, TestDatabase};
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+use crate::dataset::{DataSet, MODEL, Rng, load_dataset, word};
+use crate::measure::Latency;
+use crate::{Target, print_targets};
+
+/// A Locrit's large memory, ready to be asked: the store, the core over it, and the fake
+/// embedding server hybrid queries are embedded by.
+pub struct History {
+    core: Core,
+    store: Arc<dyn Store>,
+    locrit: Locrit,
+    sessions: Vec<Uuid>,
+    rng: Rng,
+    _embedder: FakeOllama,
+}
+
+impl History {
+    /// Loads `data` into `store` (unless it is there already).
+    pub async fn open(store: Arc<dyn Store>, data: &DataSet) -> anyhow::Result<Self> {
+        let embedder = FakeOllama::builder()
+            .model(MODEL, None)
+            .embed_dim(data.dim)
+            .start()
+            .await;
+        let mut locrit = load_dataset(&store, data).await?;
+        // This run's embedding server.
+        locrit.ollama_url = Some(embedder.url());
+        store.update_locrit(&locrit).await?;
+        let core = Core::new(store.clone());
+        core.save_global_config(GlobalConfigChanges {
+            ollama_embedding_model: Some(MODEL.into()),
+            ..Default::default()
+        })
+        .await?;
+        let query = SessionQuery {
+            locrit_id: Some(locrit.id),
+            limit: Some(data.sessions as u32),
+            ..Default::default()
+        };
+        let sessions = store.sessions(&query).await?.iter().map(|s| s.id).collect();
+        Ok(Self {
+            core,
+            store,
+            locrit,
+            sessions,
+            rng: Rng::new(42),
+            _embedder: embedder,
+        })
+    }
+
+    /// The newest 50 messages of a random session.
+    pub async fn newest_page(&mut self) -> anyhow::Result<usize> {
+        let session = self.sessions[self.rng.below(self.sessions.len())];
+        let page = MessagePage::Before {
+            before: None,
+            limit: 50,
+        };
+        Ok(self.store.messages(session, page).await?.len())
+    }
+
+    /// Two words of frequency rank 20–500 (each in about 0.1–2% of the texts), top 20.
+    pub async fn keyword_search(&mut self) -> anyhow::Result<usize> {
+        let words = [20 + self.rng.below(480), 20 + self.rng.below(480)];
+        let text = words.map(word).join(" ");
+        self.search(text, SearchMode::Keyword).await
+    }
+
+    /// Four words drawn by frequency, top 20; the query is embedded by the fake server.
+    pub async fn hybrid_search(&mut self) -> anyhow::Result<usize> {
+        let text = (0..4)
+            .map(|_| word(self.rng.zipf_rank()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.search(text, SearchMode::Hybrid).await
+    }
+
+    async fn search(&self, text: String, mode: SearchMode) -> anyhow::Result<usize> {
+        let query = SearchQuery {
+            text,
+            mode,
+            limit: 20,
+            ..Default::default()
+        };
+        let found = self.core.search(&self.locrit, &query).await?;
+        if mode == SearchMode::Hybrid {
+            let semantic = found.semantic.context("hybrid asks for semantic search")?;
+            ensure!(
+                semantic.available,
+                "semantic search unavailable: {semantic:?}"
+            );
+        }
+        Ok(found.hits.len())
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub store: &'static str,
+    pub data_set: DataSet,
+    pub messages: usize,
+    pub requests_per_line: usize,
+    pub newest_page: Latency,
+    pub keyword_search: Latency,
+    pub keyword_hits_per_query: f64,
+    /// The HNSW graph is built from the store on the first semantic search.
+    pub hnsw_build_seconds: Option<f64>,
+    pub hybrid_search: Option<Latency>,
+    pub targets: Vec<Target>,
+}
+
+pub struct HistoryOptions<'a> {
+    pub messages: usize,
+    pub dim: usize,
+    pub samples: usize,
+    pub hybrid: bool,
+    /// Where the SQLite data set is kept and reused.
+    pub dataset_dir: &'a Path,
+    /// A PostgreSQL server to load into instead (a fresh schema, dropped after).
+    pub postgres: Option<&'a str>,
+}
+
+pub async fn run(options: &HistoryOptions<'_>) -> anyhow::Result<Value> {
+    let data = DataSet::new(options.messages, options.dim);
+    let (database, url, store_name) = match options.postgres {
+        Some(url) => {
+            let database = TestDatabase::postgres_at(url).await;
+            let url = database.url().to_owned();
+            (Some(database), url, "postgres")
+        }
+        None => {
+            std::fs::create_dir_all(options.dataset_dir)?;
+            let file =
+                options
+                    .dataset_dir
+                    .join(format!("history-{}-{}.db", data.messages(), data.dim));
+            (None, format!("sqlite://{}", file.display()), "sqlite")
+        }
+    };
+    // The load is the bench's, not a conversation's: no fsync per commit.
+    let config = StoreConfig {
+        sqlite_sync: SqliteSync::Normal,
+        ..StoreConfig::new(url)
+    };
+    let mut history = History::open(locrit_store::open(&config).await?, &data).await?;
+
+    let newest_page = time(options.samples, async || history.newest_page().await).await?;
+    let mut hits = 0;
+    let keyword_search = time(options.samples, async || {
+        hits += history.keyword_search().await?;
+        anyhow::Ok(())
+    })
+    .await?;
+    let (mut hnsw_build_seconds, mut hybrid_search) = (None, None);
+    if options.hybrid {
+        let started = Instant::now();
+        history.hybrid_search().await?;
+        hnsw_build_seconds = Some(started.elapsed().as_secs_f64());
+        hybrid_search = Some(time(options.samples, async || history.hybrid_search().await).await?);
+    }
+    drop(database);
+
+    let mut report = Report {
+        store: store_name,
+        data_set: data,
+        messages: data.messages(),
+        requests_per_line: options.samples,
+        newest_page,
+        keyword_search,
+        keyword_hits_per_query: hits as f64 / options.samples.max(1) as f64,
+        hnsw_build_seconds,
+        hybrid_search,
+        targets: Vec::new(),
+    };
+    report.targets = targets(&report);
+    print(&report);
+    Ok(serde_json::to_value(&report)?)
+}
+
+/// Times `samples` calls, one after the other.
+async fn time<T>(
+    samples: usize,
+    mut call: impl AsyncFnMut() -> anyhow::Result<T>,
+) -> anyhow::Result<Latency> {
+    let mut times: Vec<Duration> = Vec::with_capacity(samples);
+    for _ in 0..samples {
+        let started = Instant::now();
+        call().await?;
+        times.push(started.elapsed());
+    }
+    Ok(Latency::of(times))
+}
+
+/// Issue 5's targets, at p95: a history page in 5 ms, a keyword search in 20 ms, a
+/// hybrid search in 50 ms.
+fn targets(report: &Report) -> Vec<Target> {
+    let at = format!("at {} messages", report.messages);
+    let mut targets = vec![
+        Target::at_most(
+            format!("newest 50 p95 {at}"),
+            report.newest_page.p95_ms,
+            5.0,
+            "ms",
+        ),
+        Target::at_most(
+            format!("keyword search p95 {at}"),
+            report.keyword_search.p95_ms,
+            20.0,
+            "ms",
+        ),
+    ];
+    if let Some(hybrid) = report.hybrid_search {
+        targets.push(Target::at_most(
+            format!("hybrid search p95 {at}"),
+            hybrid.p95_ms,
+            50.0,
+            "ms",
+        ));
+    }
+    targets
+}
+
+fn print(report: &Report) {
+    let data = &report.data_set;
+    println!(
+        "\nhistory and search: {} messages ({} sessions), {} memories, {}-dimension vectors, {} store, {} requests per line",
+        report.messages,
+        data.sessions,
+        data.memories,
+        data.dim,
+        report.store,
+        report.requests_per_line
+    );
+    let line = |what: &str, latency: &Latency| {
+        println!(
+            "{what:<24} p50 {:>8.2} ms  p95 {:>8.2} ms  p99 {:>8.2} ms",
+            latency.p50_ms, latency.p95_ms, latency.p99_ms
+        );
+    };
+    line("newest 50 of a session", &report.newest_page);
+    line("keyword search, top 20", &report.keyword_search);
+    println!(
+        "  ({:.1} hits per keyword query)",
+        report.keyword_hits_per_query
+    );
+    if let (Some(build), Some(hybrid)) = (report.hnsw_build_seconds, &report.hybrid_search) {
+        line("hybrid search, top 20", hybrid);
+        println!("  (HNSW built from the store on the first search: {build:.1} s)");
+    }
+    print_targets(&report.targets);
+}

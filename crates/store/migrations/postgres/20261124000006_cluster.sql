@@ -1,0 +1,16 @@
+-- Several servers on one store. Keep in step with ../sqlite.
+
+-- A reply being generated is stored as it streams (status 'streaming'); its server
+-- renews the lease while it writes. A reply whose lease ran out lost its server: any
+-- server marks it 'interrupted', keeping the text that arrived.
+ALTER TABLE messages ADD COLUMN lease_until TIMESTAMPTZ;
+CREATE INDEX messages_streaming ON messages (lease_until) WHERE status = 'streaming';
+
+-- Rate-limit windows shared by every server: hits of a key in the window that began at
+-- window_start.
+CREATE TABLE rate_windows (
+    key          TEXT PRIMARY KEY,
+    window_start TIMESTAMPTZ NOT NULL,
+    hits         BIGINT NOT NULL
+);
+CREATE INDEX rate_windows_by_start ON rate_windows (window_start);
