@@ -406,3 +406,83 @@ async fn the_worker_backs_off_while_the_embedding_server_fails_then_catches_up()
     .await;
     worker.abort();
 }
+
+/// The index catches up with the store before a search once this server's worker has
+/// stored vectors (so they are found at once), and at most a second later for vectors
+/// stored by anyone else (another server sharing the store, an import).
+#[tokio::test]
+async fn new_vectors_are_found_at_once_when_embedded_here_within_a_second_otherwise() {
+    let setup = setup().await;
+    let semantic_hits = |text: &'static str| {
+        let setup = &setup;
+        async move {
+            contents(&search(setup, text, SearchMode::Semantic).await)
+                .iter()
+                .map(|c| c.to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    store_messages(&setup, "s1", &["the violin lesson is on tuesday"]).await;
+    let worker = setup.core.spawn_embedder();
+    eventually("the first row embedded", || async {
+        vectors(&setup.core, &setup.locrit, EMBEDDER).await == 1
+    })
+    .await;
+    let built = Instant::now();
+    assert_eq!(semantic_hits("violin lesson").await.len(), 1, "index built");
+
+    // Embedded by this server's worker (woken by the event): found well within the
+    // second after the index's last catch-up, as soon as the worker has stored it.
+    setup
+        .core
+        .add_memory(
+            &setup.locrit,
+            NewMemory {
+                content: "my bicycle has a flat tyre".into(),
+                importance: 0.5,
+                metadata: json!({}),
+                ..NewMemory::default()
+            },
+        )
+        .await
+        .unwrap();
+    loop {
+        let hits = semantic_hits("bicycle flat tyre").await;
+        if hits.iter().any(|h| h == "my bicycle has a flat tyre") {
+            assert!(
+                built.elapsed() < Duration::from_millis(900),
+                "found only {:?} after the index was built",
+                built.elapsed()
+            );
+            break;
+        }
+        assert!(
+            built.elapsed() < Duration::from_secs(5),
+            "never found: {hits:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    worker.abort();
+
+    // Stored by another writer: found once a second has passed.
+    store_messages(&setup, "s3", &["the harbour smells of salt and tar"]).await;
+    let store = setup.core.store();
+    let tasks = store
+        .embedding_backlog(setup.locrit.id, EMBEDDER, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(tasks.len(), 1);
+    let vector = locrit_testkit::fake_embedding("the harbour smells of salt and tar", 64);
+    let embedded = [locrit_store::NewEmbedding {
+        task: tasks[0].clone(),
+        vector,
+    }];
+    assert_eq!(store.put_embeddings(EMBEDDER, &embedded).await.unwrap(), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let hits = semantic_hits("harbour salt tar").await;
+    assert!(
+        hits.iter()
+            .any(|h| h == "the harbour smells of salt and tar"),
+        "{hits:?}"
+    );
+}

@@ -8,9 +8,16 @@
 //! cannot remove points: a deleted or re-embedded row leaves a stale point behind,
 //! which is harmless because every candidate is checked against the store (the source
 //! of truth) and re-scored with its stored vector. A restart rebuilds a clean graph.
+//!
+//! Catching up reads every vector of the last seconds again, so it is not done before
+//! every search: only once this server's embedding worker has stored vectors since the
+//! last catch-up ([`AnnIndex::mark_stale`]), or when [`CATCH_UP_EVERY`] has passed (for
+//! other servers' writes and imports). Under chat load, where every turn searches, this
+//! keeps that read off most turns.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
 use hnsw_rs::prelude::{DistL2, Hnsw};
@@ -26,6 +33,9 @@ const EF_CONSTRUCTION: usize = 40;
 /// a commit may land after a later read began, and servers' clocks (kept by NTP) may
 /// differ a little. Every vector in this window is read again by each search.
 const CATCH_UP_MARGIN_SECONDS: i64 = 5;
+/// Vectors stored by other servers (or by an import) are found at most this long after
+/// they were stored.
+pub(crate) const CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 pub(crate) struct AnnIndex {
     /// Vectors are normalised on insert, so L2 distance orders them as cosine does.
@@ -42,6 +52,10 @@ struct State {
     stored_at: HashMap<ItemRef, DateTime<Utc>>,
     /// When the last read of the store began.
     read_at: Option<DateTime<Utc>>,
+    /// When the last catch-up began, on this server's clock.
+    caught_up: Option<Instant>,
+    /// This server stored vectors since then.
+    stale: bool,
 }
 
 impl AnnIndex {
@@ -64,6 +78,26 @@ impl AnnIndex {
         state
             .read_at
             .map(|at| at - Duration::seconds(CATCH_UP_MARGIN_SECONDS))
+    }
+
+    /// True when a search should catch up with the store first; if so, the catch-up
+    /// counts as begun (a later [`mark_stale`](Self::mark_stale) makes the next one due).
+    pub(crate) fn begin_catch_up_if_due(&self) -> bool {
+        let mut state = self.state.lock().expect("ann state");
+        let due = state.stale
+            || state
+                .caught_up
+                .is_none_or(|at| at.elapsed() >= CATCH_UP_EVERY);
+        if due {
+            state.stale = false;
+            state.caught_up = Some(Instant::now());
+        }
+        due
+    }
+
+    /// This server stored vectors for the index: the next search catches up.
+    pub(crate) fn mark_stale(&self) {
+        self.state.lock().expect("ann state").stale = true;
     }
 
     /// Records that what the store held when a read began at `at` is in the graph.
@@ -231,5 +265,17 @@ mod tests {
         assert_eq!(index.catch_up_since(), None);
         index.read_done(at);
         assert_eq!(index.catch_up_since(), Some(at - Duration::seconds(5)));
+    }
+
+    #[test]
+    fn a_catch_up_is_due_once_stale_or_after_its_interval() {
+        let index = AnnIndex::new(10);
+        assert!(index.begin_catch_up_if_due(), "never caught up");
+        assert!(!index.begin_catch_up_if_due(), "just caught up");
+        index.mark_stale();
+        assert!(index.begin_catch_up_if_due(), "this server stored vectors");
+        assert!(!index.begin_catch_up_if_due());
+        std::thread::sleep(CATCH_UP_EVERY);
+        assert!(index.begin_catch_up_if_due(), "other servers' vectors");
     }
 }

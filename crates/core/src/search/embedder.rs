@@ -165,6 +165,9 @@ impl Core {
                 .map(|(task, vector)| NewEmbedding { task, vector })
                 .collect();
             let stored = self.store.put_embeddings(model, &embeddings).await?;
+            if stored > 0 {
+                self.vectors_stored(locrit.id, model);
+            }
             // Every row changed under us, or the batch was the last: the next pass goes on.
             if stored == 0 || embeddings.len() < BATCH as usize {
                 return Ok(());

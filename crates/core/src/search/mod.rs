@@ -297,7 +297,7 @@ impl Core {
             })
             .await?
             .clone();
-        if !built_now {
+        if !built_now && index.begin_catch_up_if_due() {
             let read_at = Utc::now();
             let fresh = self
                 .store
@@ -316,6 +316,18 @@ impl Core {
             }
         }
         Ok(index)
+    }
+
+    /// Vectors of this Locrit for `model` were stored here: a loaded index catches up
+    /// before its next search.
+    pub(crate) fn vectors_stored(&self, locrit_id: Uuid, model: &str) {
+        let indexes = self.search.indexes.lock().expect("ann indexes");
+        if let Some(index) = indexes
+            .get(&(locrit_id, model.to_owned()))
+            .and_then(|cell| cell.get())
+        {
+            index.mark_stale();
+        }
     }
 
     /// The server and model that embed a Locrit's texts: its own server (the global
