@@ -1,5 +1,6 @@
 //! Several `locrit serve` processes on one PostgreSQL store (the PostgreSQL suite:
-//! `LOCRIT_TEST_POSTGRES_URL` set, `--ignored`): a client of one server follows a turn
+//! `LOCRIT_TEST_POSTGRES_URL` set, `--ignored`), started together on a fresh schema (so
+//! they run its migrations at once): a client of one server follows a turn
 //! running on another, a server killed mid-turn leaves its reply marked interrupted for
 //! the others to see, and turns sent through different servers into one session keep
 //! one order.
@@ -23,17 +24,26 @@ struct Cluster {
 }
 
 impl Cluster {
+    /// Starts `count` servers at once on a fresh schema: they migrate it together.
     async fn start(count: usize, fake: &FakeOllama) -> Self {
-        let mut cluster = Self {
-            servers: Vec::new(),
-            dirs: Vec::new(),
+        let db = TestDatabase::postgres().await;
+        let dirs: Vec<_> = (0..count).map(|_| tempfile::tempdir().unwrap()).collect();
+        let url = fake.url();
+        let args = ["--database-url", db.url()];
+        let servers = futures::future::join_all(
+            dirs.iter()
+                .map(|dir| common::serve(dir.path(), &url, &args)),
+        )
+        .await
+        .into_iter()
+        .map(|(server, _)| server)
+        .collect();
+        Self {
+            servers,
+            dirs,
             http: reqwest::Client::new(),
-            db: TestDatabase::postgres().await,
-        };
-        for _ in 0..count {
-            cluster.add(fake, &[]).await;
+            db,
         }
-        cluster
     }
 
     /// Starts one more server on the cluster's database.
