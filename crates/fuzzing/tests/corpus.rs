@@ -36,6 +36,18 @@ fn abort_on_panic() {
                 {
                     eprintln!("the failing input of {name} is in {}", file.display());
                 }
+                // Also in the log, which outlives a CI run's files (most inputs are small).
+                const SHOWN: usize = 16 * 1024;
+                let hex: String = input
+                    .iter()
+                    .take(SHOWN)
+                    .map(|b| format!("{b:02x}"))
+                    .collect();
+                let cut = if input.len() > SHOWN { " (cut)" } else { "" };
+                eprintln!(
+                    "the failing input of {name}, {} bytes, in hex{cut}: {hex}",
+                    input.len()
+                );
             }
             std::process::abort();
         }));
