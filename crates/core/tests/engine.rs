@@ -7,7 +7,9 @@ use std::time::Duration;
 use futures::StreamExt;
 use locrit_core::chat::{SessionTarget, Turn, TurnEnd, TurnError, TurnEvent, TurnRequest};
 use locrit_core::{Core, Error, NewSessionSpec};
-use locrit_domain::{Caller, Locrit, Message, MessageStatus, NewLocrit, OpenTo, Role, SessionKind};
+use locrit_domain::{
+    Caller, Locrit, Message, MessageStatus, NewLocrit, NewMessage, OpenTo, Role, SessionKind,
+};
 use locrit_llm::LlmError;
 use locrit_store::{MessagePage, StoreConfig};
 use locrit_testkit::{FakeFailure, FakeOllama, Reply, TestDatabase};
@@ -163,6 +165,40 @@ async fn the_prompt_is_persona_then_history_in_order_then_the_message_once() {
         json!(4096),
         "the model's window from /api/show"
     );
+}
+
+/// A history longer than one read of the store (pages grow 32, 64, 128…) reaches the
+/// prompt whole and in order, across the pages' boundaries.
+#[tokio::test]
+async fn a_long_history_is_read_back_whole_and_in_order() {
+    let setup = setup().await;
+    chat(&setup, "s", "first").await;
+    let session = setup.core.session(&setup.locrit, "s").await.unwrap();
+    let earlier: Vec<NewMessage> = (0..200)
+        .map(|i| {
+            let role = if i % 2 == 0 {
+                Role::User
+            } else {
+                Role::Assistant
+            };
+            NewMessage::new(role, format!("m{i}"))
+        })
+        .collect();
+    setup
+        .core
+        .store()
+        .append_messages(session.id, &earlier)
+        .await
+        .unwrap();
+    chat(&setup, "s", "last").await;
+
+    let prompt = prompt_of(setup.ollama.requests().last().unwrap());
+    let history: Vec<&str> = prompt[1..].iter().map(|(_, c)| c.as_str()).collect();
+    let mut expected = vec!["first", "You said: first"];
+    let numbered: Vec<String> = (0..200).map(|i| format!("m{i}")).collect();
+    expected.extend(numbered.iter().map(String::as_str));
+    expected.push("last");
+    assert_eq!(history, expected);
 }
 
 #[tokio::test]

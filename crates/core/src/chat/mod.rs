@@ -37,8 +37,9 @@ pub use prompt::{DEFAULT_CONTEXT, MAX_CONTEXT, estimate_tokens};
 use crate::events::Event;
 use crate::{Core, Error, NewSessionSpec, Result};
 
-/// Earlier messages are read by pages of this many, newest first...
-const HISTORY_PAGE: u32 = 32;
+/// Earlier messages are read newest first, by pages of this many, each page twice the
+/// size of the one before (a long window of short messages takes few reads)...
+const FIRST_HISTORY_PAGE: u32 = 32;
 /// ...until the context window is full or this many are read.
 const HISTORY_LIMIT: usize = 512;
 /// How long a model's context length is trusted before asking again.
@@ -311,13 +312,14 @@ impl Core {
         let mut history: Vec<Message> = Vec::new();
         let mut cursor = before;
         let mut tokens = 0u32;
+        let mut limit = FIRST_HISTORY_PAGE;
         loop {
             let page = MessagePage::Before {
                 before: cursor,
-                limit: HISTORY_PAGE,
+                limit,
             };
             let older = self.store.messages(session_id, page).await?;
-            let more = older.len() == HISTORY_PAGE as usize;
+            let more = older.len() == limit as usize;
             tokens = older.iter().fold(tokens, |sum, m| {
                 sum.saturating_add(estimate_tokens(&m.content))
             });
@@ -329,6 +331,7 @@ impl Core {
             if !more || tokens >= budget || history.len() >= HISTORY_LIMIT {
                 break;
             }
+            limit = (limit * 2).min((HISTORY_LIMIT - history.len()) as u32);
         }
         Ok(history)
     }
