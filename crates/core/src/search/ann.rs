@@ -31,7 +31,7 @@ const MAX_LAYERS: usize = 16;
 const EF_CONSTRUCTION: usize = 40;
 /// A catch-up reads the vectors stored since this long before the previous read began:
 /// a commit may land after a later read began, and servers' clocks (kept by NTP) may
-/// differ a little. Every vector in this window is read again by each search.
+/// differ a little. Every vector in this window is read again by each catch-up.
 const CATCH_UP_MARGIN_SECONDS: i64 = 5;
 /// Vectors stored by other servers (or by an import) are found at most this long after
 /// they were stored.
