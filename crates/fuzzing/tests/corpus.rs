@@ -7,6 +7,7 @@
 //! variants of known-good inputs reach, in every CI run. `LOCRIT_FUZZ_SECONDS` (per
 //! target, default 4) and `LOCRIT_FUZZ_SEED` (printed by each run) repeat a run.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
@@ -17,14 +18,20 @@ use rand::{Rng, SeedableRng};
 /// The input under test, written out by the panic hook when a target fails on it.
 static CURRENT: Mutex<Option<(&str, Vec<u8>)>> = Mutex::new(None);
 
+/// The seed of the mutations under way, for the panic hook to tell.
+static SEED: Mutex<Option<u64>> = Mutex::new(None);
+
 /// As under libFuzzer: a panic in any task (a Socket.IO handler) fails the run, and the
-/// input that caused it is kept in `target/fuzz-findings/`.
+/// input that caused it is kept in `target/fuzz-findings/`. The hook writes to stderr
+/// itself: the test harness's capture of `eprintln!` (and of the default hook) is lost
+/// when the process aborts, and a CI run keeps only its log.
 fn abort_on_panic() {
     static HOOK: Once = Once::new();
     HOOK.call_once(|| {
-        let default_hook = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
-            default_hook(info);
+            let mut stderr = std::io::stderr().lock();
+            let backtrace = std::backtrace::Backtrace::force_capture();
+            let _ = writeln!(stderr, "{info}\n{backtrace}");
             if let Ok(current) = CURRENT.try_lock()
                 && let Some((name, input)) = current.as_ref()
             {
@@ -34,9 +41,13 @@ fn abort_on_panic() {
                     .and_then(|()| std::fs::write(&file, input))
                     .is_ok()
                 {
-                    eprintln!("the failing input of {name} is in {}", file.display());
+                    let _ = writeln!(
+                        stderr,
+                        "the failing input of {name} is in {}",
+                        file.display()
+                    );
                 }
-                // Also in the log, which outlives a CI run's files (most inputs are small).
+                // Also in the log (most inputs are small).
                 const SHOWN: usize = 16 * 1024;
                 let hex: String = input
                     .iter()
@@ -44,10 +55,16 @@ fn abort_on_panic() {
                     .map(|b| format!("{b:02x}"))
                     .collect();
                 let cut = if input.len() > SHOWN { " (cut)" } else { "" };
-                eprintln!(
+                let _ = writeln!(
+                    stderr,
                     "the failing input of {name}, {} bytes, in hex{cut}: {hex}",
                     input.len()
                 );
+                if let Ok(seed) = SEED.try_lock()
+                    && let Some(seed) = *seed
+                {
+                    let _ = writeln!(stderr, "a mutation of LOCRIT_FUZZ_SEED={seed}");
+                }
             }
             std::process::abort();
         }));
@@ -142,6 +159,7 @@ fn mutations_of_the_corpus_pass_every_target() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or_else(|| rand::rng().random());
+    *SEED.lock().unwrap() = Some(seed);
     eprintln!("mutations: LOCRIT_FUZZ_SEED={seed}, {seconds} s per target");
     let mut rng = StdRng::seed_from_u64(seed);
     for (name, target) in locrit_fuzzing::TARGETS {
