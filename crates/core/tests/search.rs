@@ -75,6 +75,17 @@ async fn store_messages(setup: &Setup, key: &str, texts: &[&str]) {
     store.append_messages(session.id, &batch).await.unwrap();
 }
 
+/// Adds a memory through the core, which announces it to the embedding worker.
+async fn remember(setup: &Setup, text: &str) {
+    let memory = NewMemory {
+        content: text.into(),
+        importance: 0.5,
+        metadata: json!({}),
+        ..NewMemory::default()
+    };
+    setup.core.add_memory(&setup.locrit, memory).await.unwrap();
+}
+
 async fn vectors(core: &Core, locrit: &Locrit, model: &str) -> usize {
     core.store()
         .embeddings(locrit.id, model, None)
@@ -188,19 +199,7 @@ async fn the_worker_resumes_from_the_store_after_a_restart() {
 async fn a_new_embedding_model_recomputes_every_vector() {
     let setup = setup().await;
     store_messages(&setup, "s", &["alpha beta", "gamma delta"]).await;
-    setup
-        .core
-        .add_memory(
-            &setup.locrit,
-            NewMemory {
-                content: "epsilon".into(),
-                importance: 0.5,
-                metadata: json!({}),
-                ..NewMemory::default()
-            },
-        )
-        .await
-        .unwrap();
+    remember(&setup, "epsilon").await;
     let worker = setup.core.spawn_embedder();
     eventually("vectors of the first model", || async {
         vectors(&setup.core, &setup.locrit, EMBEDDER).await == 3
@@ -249,19 +248,7 @@ async fn semantic_and_hybrid_search_rank_by_meaning() {
         ],
     )
     .await;
-    setup
-        .core
-        .add_memory(
-            &setup.locrit,
-            NewMemory {
-                content: "Alice keeps a cat at home".into(),
-                importance: 0.5,
-                metadata: json!({}),
-                ..NewMemory::default()
-            },
-        )
-        .await
-        .unwrap();
+    remember(&setup, "Alice keeps a cat at home").await;
     let worker = setup.core.spawn_embedder();
     eventually("every row embedded", || async {
         vectors(&setup.core, &setup.locrit, EMBEDDER).await == 4
@@ -433,19 +420,7 @@ async fn new_vectors_are_found_at_once_when_embedded_here_within_a_second_otherw
 
     // Embedded by this server's worker (woken by the event): found well within the
     // second after the index's last catch-up, as soon as the worker has stored it.
-    setup
-        .core
-        .add_memory(
-            &setup.locrit,
-            NewMemory {
-                content: "my bicycle has a flat tyre".into(),
-                importance: 0.5,
-                metadata: json!({}),
-                ..NewMemory::default()
-            },
-        )
-        .await
-        .unwrap();
+    remember(&setup, "my bicycle has a flat tyre").await;
     loop {
         let hits = semantic_hits("bicycle flat tyre").await;
         if hits.iter().any(|h| h == "my bicycle has a flat tyre") {
