@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::locrit;
 use locrit_store::{MessagePage, SessionQuery, StoreConfig};
-use locrit_testkit::FakeOllama;
+use locrit_testkit::{FakeFailure, FakeOllama};
 use serde_json::json;
 
 const ROUNDS: usize = 5;
@@ -143,16 +143,7 @@ async fn a_reply_cut_by_sigkill_is_kept_and_marked_interrupted() {
         .await;
     let http = reqwest::Client::new();
     let (mut server, _) = common::serve(data.path(), &fake.url(), &[]).await;
-    let created = common::create_locrit(&http, &server.base, "Bob").await;
-    let sessions = format!("/api/v2/locrits/{created}/sessions");
-    let opened = http
-        .post(format!("{}{sessions}", server.base))
-        .json(&json!({"id": "s"}))
-        .send()
-        .await
-        .unwrap();
-    assert!(opened.status().is_success());
-    let messages = format!("{sessions}/s/messages");
+    let messages = bob_s_session(&http, &server.base).await;
     let cut = http
         .post(format!("{}{messages}", server.base))
         .json(&json!({"content": "count slowly", "stream": true}))
@@ -167,17 +158,7 @@ async fn a_reply_cut_by_sigkill_is_kept_and_marked_interrupted() {
     drop(cut);
 
     let (server, _) = common::serve(data.path(), &fake.url(), &[]).await;
-    let read = || async {
-        let page: serde_json::Value = http
-            .get(format!("{}{messages}", server.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        page["messages"].as_array().unwrap().clone()
-    };
+    let read = || read_messages(&http, &server.base, &messages);
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     let stored = loop {
         let stored = read().await;
@@ -213,4 +194,76 @@ async fn a_reply_cut_by_sigkill_is_kept_and_marked_interrupted() {
     assert_eq!(read().await.len(), 4);
     let prompt = fake.requests().last().unwrap().clone();
     assert!(prompt.to_string().contains(text), "{prompt}");
+}
+
+/// A question whose server is killed before its reply began (the model slow to start)
+/// is kept, and marked unanswered by the restarted server once its lease ran out; no
+/// reply is invented for it.
+#[tokio::test]
+async fn a_question_cut_before_its_reply_began_is_kept_and_marked_unanswered() {
+    let data = tempfile::tempdir().unwrap();
+    let fake = FakeOllama::start().await;
+    fake.fail_next(FakeFailure::Delay(Duration::from_secs(60)));
+    let http = reqwest::Client::new();
+    let (mut server, _) = common::serve(data.path(), &fake.url(), &[]).await;
+    let messages = bob_s_session(&http, &server.base).await;
+    let asking = tokio::spawn(
+        http.post(format!("{}{messages}", server.base))
+            .json(&json!({"content": "are you there?"}))
+            .send(),
+    );
+    // The question is stored, the model has not answered yet.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while read_messages(&http, &server.base, &messages)
+        .await
+        .is_empty()
+    {
+        assert!(std::time::Instant::now() < deadline, "never stored");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    assert!(asking.await.unwrap().is_err(), "never acknowledged");
+
+    let (server, _) = common::serve(data.path(), &fake.url(), &[]).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let stored = loop {
+        let stored = read_messages(&http, &server.base, &messages).await;
+        assert_eq!(stored.len(), 1, "the question alone: {stored:?}");
+        if stored[0]["metadata"]["unanswered"].is_string() {
+            break stored;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never marked: {stored:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    };
+    assert_eq!(stored[0]["content"], "are you there?");
+}
+
+/// Creates the Locrit Bob and its session `s`; the path of the session's messages.
+async fn bob_s_session(http: &reqwest::Client, base: &str) -> String {
+    let created = common::create_locrit(http, base, "Bob").await;
+    let sessions = format!("/api/v2/locrits/{created}/sessions");
+    let opened = http
+        .post(format!("{base}{sessions}"))
+        .json(&json!({"id": "s"}))
+        .send()
+        .await
+        .unwrap();
+    assert!(opened.status().is_success());
+    format!("{sessions}/s/messages")
+}
+
+async fn read_messages(http: &reqwest::Client, base: &str, path: &str) -> Vec<serde_json::Value> {
+    let page: serde_json::Value = http
+        .get(format!("{base}{path}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    page["messages"].as_array().unwrap().clone()
 }

@@ -225,22 +225,23 @@ impl Drop for Background {
 }
 
 impl Core {
-    /// Marks interrupted the replies whose server stopped while writing them (see
-    /// `chat::runner`), and tells the live views.
-    pub async fn interrupt_stale_replies(&self) -> Result<usize> {
-        let interrupted = self.store.interrupt_stale_replies(Utc::now()).await?;
-        let count = interrupted.len();
-        for reply in interrupted {
-            tracing::info!(message = %reply.id, "a reply cut by a stopped server is marked interrupted");
-            self.events.publish(Event::MessageStored(reply));
+    /// Settles the turns whose server stopped (see `chat::runner`): a reply cut while
+    /// streaming is marked interrupted, a question left waiting unanswered. Tells the
+    /// live views.
+    pub async fn settle_cut_turns(&self) -> Result<usize> {
+        let settled = self.store.settle_expired_leases(Utc::now()).await?;
+        let count = settled.len();
+        for message in settled {
+            tracing::info!(message = %message.id, "a turn cut by a stopped server is settled");
+            self.events.publish(Event::MessageStored(message));
         }
         Ok(count)
     }
 
-    async fn sweep_stale_replies(&self, every: Duration, shutdown: CancellationToken) {
+    async fn sweep_cut_turns(&self, every: Duration, shutdown: CancellationToken) {
         loop {
-            if let Err(error) = self.interrupt_stale_replies().await {
-                tracing::warn!(%error, "cannot look for replies cut by a stopped server");
+            if let Err(error) = self.settle_cut_turns().await {
+                tracing::warn!(%error, "cannot look for turns cut by a stopped server");
             }
             tokio::select! {
                 () = tokio::time::sleep(every) => {}
@@ -249,7 +250,7 @@ impl Core {
         }
     }
 
-    /// Starts this server's background work: the job runner, the sweeper of replies cut
+    /// Starts this server's background work: the job runner, the sweeper of turns cut
     /// by a stopped server, the embedding worker, and the relay of live events to and
     /// from the other servers sharing the store.
     pub fn start_background(&self, settings: JobSettings) -> Background {
@@ -259,8 +260,7 @@ impl Core {
         let runner = tokio::spawn(async move { core.run_jobs(settings, token).await });
         let core = self.clone();
         let token = shutdown.clone();
-        let sweeper =
-            tokio::spawn(async move { core.sweep_stale_replies(settings.poll, token).await });
+        let sweeper = tokio::spawn(async move { core.sweep_cut_turns(settings.poll, token).await });
         let embedder = self.spawn_embedder();
         let token = shutdown.clone();
         let embedder = tokio::spawn(async move {

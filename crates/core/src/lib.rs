@@ -71,10 +71,11 @@ impl Core {
     }
 
     /// Checks the store's data (`locrit doctor`), repairing what is safe to repair
-    /// (replies cut by a stopped server are marked interrupted).
+    /// (turns cut by a stopped server are settled: replies interrupted, questions
+    /// unanswered).
     pub async fn doctor(&self, repair: bool) -> Result<Vec<locrit_store::Finding>> {
         if repair {
-            self.interrupt_stale_replies().await?;
+            self.settle_cut_turns().await?;
         }
         Ok(self.store.check(repair, locrit_domain::now()).await?)
     }

@@ -626,4 +626,50 @@ async fn a_message_the_model_never_answered_is_marked_and_left_out_of_later_prom
         1,
         "no unanswered turn in the prompt: {last_prompt:?}"
     );
+    let an_hour_on = chrono::Utc::now() + chrono::Duration::hours(1);
+    assert_eq!(
+        setup
+            .core
+            .store()
+            .settle_expired_leases(an_hour_on)
+            .await
+            .unwrap(),
+        [],
+        "every question's wait ended with its turn, answered or not"
+    );
+}
+
+/// A question is leased to its server until its reply begins, so that a server that
+/// stops before is noticed (see `crates/cli/tests/crash.rs`); a slow model must not
+/// pass for a stopped server: the lease (10 s) is renewed while the model's answer is
+/// late to start and while its first token is. Checked by asking, at two points, which
+/// leases would have run out 7.5 s later.
+#[tokio::test]
+async fn a_question_waiting_for_a_slow_model_keeps_its_lease() {
+    let setup = setup().await;
+    setup.ollama.set_reply("ok");
+    // The answer starts after 5 s, its one token comes 5 s after that.
+    setup
+        .ollama
+        .fail_next(FakeFailure::Delay(Duration::from_secs(5)));
+    setup.ollama.set_token_delay(Duration::from_secs(5));
+    let core = setup.core.clone();
+    let locrit = setup.locrit.clone();
+    let turn = tokio::spawn(async move {
+        let turn = core.start_turn(request(&locrit, "s", "think hard")).await?;
+        Ok::<_, Error>(turn.finished().await)
+    });
+    let started = tokio::time::Instant::now();
+    let store = setup.core.store();
+    for at in [4.5, 9.5] {
+        tokio::time::sleep_until(started + Duration::from_secs_f64(at)).await;
+        let soon = chrono::Utc::now() + chrono::Duration::milliseconds(7500);
+        let settled = store.settle_expired_leases(soon).await.unwrap();
+        assert_eq!(settled, [], "taken for a stopped server after {at} s");
+    }
+    let end = turn.await.unwrap().unwrap();
+    assert!(matches!(end, TurnEnd::Completed(_)), "{end:?}");
+    let messages = stored(&setup, "s").await;
+    assert_eq!(messages.len(), 2);
+    assert!(messages[0].metadata.get("unanswered").is_none());
 }

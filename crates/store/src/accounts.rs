@@ -431,8 +431,9 @@ macro_rules! impl_account_store {
                     .bind(account_id)
                     .bind(id)
                     .bind(now)
-                    .fetch_optional(&self.writer)
-                    .await?;
+                    .fetch_all(&self.writer)
+                    .await?
+                    .pop();
                 Ok(row.map(Into::into))
             }
 
@@ -507,8 +508,9 @@ macro_rules! impl_account_store {
                     .bind(locrit_id)
                     .bind(id)
                     .bind(now)
-                    .fetch_optional(&self.writer)
-                    .await?;
+                    .fetch_all(&self.writer)
+                    .await?
+                    .pop();
                 Ok(row.map(Into::into))
             }
         }

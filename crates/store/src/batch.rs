@@ -26,6 +26,10 @@ pub(crate) enum Write {
         messages: Vec<(Uuid, NewMessage)>,
         /// Marks them replies still streaming, leased until then.
         lease_until: Option<DateTime<Utc>>,
+        /// Marks them questions waiting for a reply, leased until then.
+        awaiting_until: Option<DateTime<Utc>>,
+        /// The question they answer, whose wait ends with this write.
+        answers: Option<Uuid>,
         job: Option<NewJob>,
     },
     /// Writes a started reply's final form.
@@ -46,6 +50,8 @@ impl Write {
                 .map(|m| (Uuid::now_v7(), m.clone()))
                 .collect(),
             lease_until: None,
+            awaiting_until: None,
+            answers: None,
             job: None,
         }
     }

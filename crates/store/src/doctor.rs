@@ -54,9 +54,11 @@ pub(crate) const UNANSWERED: &str = "SELECT COUNT(*) FROM messages m JOIN sessio
 pub(crate) const ABANDONED_JOBS: &str =
     "SELECT COUNT(*) FROM jobs WHERE status = 'running' AND lease_until < $1";
 
-/// Replies stored while streaming whose server stopped: any server marks them interrupted.
-pub(crate) const CUT_REPLIES: &str =
-    "SELECT COUNT(*) FROM messages WHERE status = 'streaming' AND lease_until < $1";
+/// Turns whose server stopped (a reply streaming, a question waiting for it): any server
+/// marks them interrupted or unanswered.
+pub(crate) const CUT_TURNS: &str = "SELECT \
+    (SELECT COUNT(*) FROM messages WHERE status = 'streaming' AND lease_until < $1) \
+    + (SELECT COUNT(*) FROM awaited_replies WHERE lease_until < $1)";
 
 pub(crate) const EXPIRED_LOGINS: &str =
     "SELECT COUNT(*) FROM login_sessions WHERE expires_at <= $1";
@@ -113,9 +115,9 @@ macro_rules! impl_doctor_store {
                     fault: false,
                 });
                 findings.push(Finding {
-                    check: "cut_replies",
-                    about: "replies cut by a stopped server, not yet marked interrupted (a running server marks them)",
-                    count: count(d::CUT_REPLIES).await?,
+                    check: "cut_turns",
+                    about: "turns cut by a stopped server, not yet marked interrupted or unanswered (a running server marks them)",
+                    count: count(d::CUT_TURNS).await?,
                     repaired: false,
                     fault: false,
                 });

@@ -234,20 +234,30 @@ pub trait Store:
         id: Uuid,
         content: &str,
     ) -> Result<Option<Message>>;
-    /// Replaces a message's metadata (not its content); false when there is no such message.
-    async fn set_message_metadata(
+    /// Ends a question's wait without a reply: replaces its metadata (which says why)
+    /// and ends its lease. False when there is no such message.
+    async fn mark_unanswered(&self, locrit_id: Uuid, id: Uuid, metadata: &Value) -> Result<bool>;
+    /// Appends a user's message that waits for its reply, leased to its server until
+    /// `lease_until`: if the lease runs out before a reply begins, any server marks it
+    /// unanswered ([`Store::settle_expired_leases`]).
+    async fn append_question(
         &self,
-        locrit_id: Uuid,
-        id: Uuid,
-        metadata: &Value,
-    ) -> Result<bool>;
+        session_id: Uuid,
+        question: &NewMessage,
+        lease_until: DateTime<Utc>,
+    ) -> Result<Message>;
+    /// Renews the lease of a question still waiting; false when it waits no more (its
+    /// reply began, or it was declared unanswered).
+    async fn renew_question(&self, id: Uuid, lease_until: DateTime<Utc>) -> Result<bool>;
     /// Appends a reply still being generated (status `streaming`), leased to its server
-    /// until `lease_until`.
+    /// until `lease_until`, and ends the wait of the question it `answers`, in one
+    /// transaction.
     async fn start_reply(
         &self,
         session_id: Uuid,
         reply: &NewMessage,
         lease_until: DateTime<Utc>,
+        answers: Uuid,
     ) -> Result<Message>;
     /// Stores the text of a streaming reply so far and renews its lease; false when it
     /// is no longer streaming (finished, deleted, or declared interrupted).
@@ -258,13 +268,15 @@ pub trait Store:
         content: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<bool>;
-    /// Appends a model's final reply, with this id, and queues the job it calls for
-    /// (learning from the exchange), in one transaction: both are stored, or neither.
+    /// Appends a model's final reply, with this id, ends the wait of the question it
+    /// `answers`, and queues the job it calls for (learning from the exchange), in one
+    /// transaction: all are stored, or none.
     async fn append_reply(
         &self,
         session_id: Uuid,
         id: Uuid,
         reply: &NewMessage,
+        answers: Uuid,
         job: Option<&NewJob>,
     ) -> Result<(Message, Option<Job>)>;
     /// Writes a started reply's final text, status and metadata, ending its lease, and
@@ -277,9 +289,10 @@ pub trait Store:
         reply: &NewMessage,
         job: Option<&NewJob>,
     ) -> Result<Option<(Message, Option<Job>)>>;
-    /// Marks `interrupted` the streaming replies whose lease ran out before `now` (their
-    /// server stopped), keeping their text, and returns them.
-    async fn interrupt_stale_replies(&self, now: DateTime<Utc>) -> Result<Vec<Message>>;
+    /// Settles the leases that ran out before `now` (their server stopped): a streaming
+    /// reply is marked `interrupted`, keeping its text; a question still waiting is
+    /// marked unanswered. Returns the messages changed.
+    async fn settle_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Message>>;
     /// Deletes a message; memories learned only from it are invalidated (kept, marked),
     /// in the same transaction.
     async fn delete_message(&self, locrit_id: Uuid, id: Uuid) -> Result<bool>;

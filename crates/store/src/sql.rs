@@ -3,6 +3,11 @@
 //! so concurrent writers queue in order instead of polling SQLite's lock). The SQL is written once in the dialect both share: `$n` parameters
 //! (sqlx maps them for SQLite), `RETURNING`, `ON CONFLICT`. Types differ only in the
 //! migrations; sqlx encodes the same Rust types for each.
+//!
+//! A write outside a transaction reads its `RETURNING` rows with `fetch_all`, never
+//! `fetch_one` or `fetch_optional`: SQLite commits such a statement at its last step,
+//! after yielding the rows, so stopping at the first row misses a failed commit (a full
+//! disk) and reports a write that was rolled back.
 
 /// The columns of a message, joined with its session's key.
 macro_rules! message_select {
@@ -182,8 +187,10 @@ macro_rules! impl_store {
                     .bind(&session.user_id)
                     .bind(Json(&session.metadata))
                     .bind(now())
-                    .fetch_one(&self.writer)
-                    .await?;
+                    .fetch_all(&self.writer)
+                    .await?
+                    .pop()
+                    .ok_or(StoreError::NotFound("session"))?;
                 row.try_into()
             }
 
@@ -290,16 +297,46 @@ macro_rules! impl_store {
                 Ok(self.write(write).await?.messages)
             }
 
+            async fn append_question(
+                &self,
+                session_id: Uuid,
+                question: &NewMessage,
+                lease_until: DateTime<Utc>,
+            ) -> Result<Message> {
+                let write = $crate::batch::Write::Append {
+                    session_id,
+                    messages: vec![(Uuid::now_v7(), question.clone())],
+                    lease_until: None,
+                    awaiting_until: Some(lease_until),
+                    answers: None,
+                    job: None,
+                };
+                let mut appended = self.write(write).await?.messages;
+                Ok(appended.remove(0))
+            }
+
+            async fn renew_question(&self, id: Uuid, lease_until: DateTime<Utc>) -> Result<bool> {
+                let done = sqlx::query("UPDATE awaited_replies SET lease_until = $2 WHERE message_id = $1")
+                    .bind(id)
+                    .bind(lease_until)
+                    .execute(&self.writer)
+                    .await?;
+                Ok(done.rows_affected() == 1)
+            }
+
             async fn start_reply(
                 &self,
                 session_id: Uuid,
                 reply: &NewMessage,
                 lease_until: DateTime<Utc>,
+                answers: Uuid,
             ) -> Result<Message> {
                 let write = $crate::batch::Write::Append {
                     session_id,
                     messages: vec![(Uuid::now_v7(), reply.clone())],
                     lease_until: Some(lease_until),
+                    awaiting_until: None,
+                    answers: Some(answers),
                     job: None,
                 };
                 let mut started = self.write(write).await?.messages;
@@ -311,12 +348,15 @@ macro_rules! impl_store {
                 session_id: Uuid,
                 id: Uuid,
                 reply: &NewMessage,
+                answers: Uuid,
                 job: Option<&NewJob>,
             ) -> Result<(Message, Option<Job>)> {
                 let write = $crate::batch::Write::Append {
                     session_id,
                     messages: vec![(id, reply.clone())],
                     lease_until: None,
+                    awaiting_until: None,
+                    answers: Some(answers),
                     job: job.cloned(),
                 };
                 let mut written = self.write(write).await?;
@@ -360,35 +400,51 @@ macro_rules! impl_store {
                 Ok(written.messages.into_iter().next().map(|message| (message, written.job)))
             }
 
-            async fn interrupt_stale_replies(&self, now: DateTime<Utc>) -> Result<Vec<Message>> {
+            async fn settle_expired_leases(&self, now: DateTime<Utc>) -> Result<Vec<Message>> {
                 let rows: Vec<MessageRow> = sqlx::query_as(concat!(
                     message_select!(),
-                    "WHERE m.status = 'streaming' AND m.lease_until < $1 ORDER BY m.lease_until"
+                    "WHERE (m.status = 'streaming' AND m.lease_until < $1) \
+                     OR m.id IN (SELECT message_id FROM awaited_replies WHERE lease_until < $1) \
+                     ORDER BY m.created_at"
                 ))
                 .bind(now)
                 .fetch_all(&self.pool)
                 .await?;
-                let mut interrupted = Vec::with_capacity(rows.len());
+                let mut settled = Vec::with_capacity(rows.len());
                 for row in rows {
                     let mut message = Message::try_from(row)?;
-                    message.status = MessageStatus::Interrupted;
-                    message.metadata["error"] = Value::from("the server generating this reply stopped");
-                    // The lease is tested again: a server that renewed it meanwhile keeps it.
-                    let done = sqlx::query(
-                        "UPDATE messages SET status = 'interrupted', metadata = $3, lease_until = NULL \
-                         WHERE locrit_id = $1 AND id = $2 AND status = 'streaming' AND lease_until < $4",
-                    )
-                    .bind(message.locrit_id)
-                    .bind(message.id)
-                    .bind(Json(&message.metadata))
-                    .bind(now)
-                    .execute(&self.writer)
-                    .await?;
-                    if done.rows_affected() == 1 {
-                        interrupted.push(message);
+                    let mut tx = self.writer.begin().await?;
+                    // Each lease is tested again: a server that renewed it meanwhile keeps it.
+                    let expired = if message.status == MessageStatus::Streaming {
+                        message.status = MessageStatus::Interrupted;
+                        message.metadata["error"] = Value::from("the server generating this reply stopped");
+                        sqlx::query(
+                            "UPDATE messages SET lease_until = NULL \
+                             WHERE id = $1 AND status = 'streaming' AND lease_until < $2",
+                        )
+                    } else {
+                        message.metadata["unanswered"] =
+                            Value::from("the server handling this turn stopped before the reply began");
+                        sqlx::query("DELETE FROM awaited_replies WHERE message_id = $1 AND lease_until < $2")
                     }
+                    .bind(message.id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    if expired.rows_affected() == 0 {
+                        tx.rollback().await?;
+                        continue;
+                    }
+                    sqlx::query("UPDATE messages SET status = $2, metadata = $3 WHERE id = $1")
+                        .bind(message.id)
+                        .bind(message.status.as_str())
+                        .bind(Json(&message.metadata))
+                        .execute(&mut *tx)
+                        .await?;
+                    tx.commit().await?;
+                    settled.push(message);
                 }
-                Ok(interrupted)
+                Ok(settled)
             }
 
             async fn messages(&self, session_id: Uuid, page: MessagePage) -> Result<Vec<Message>> {
@@ -452,14 +508,24 @@ macro_rules! impl_store {
                 self.message(locrit_id, id).await
             }
 
-            async fn set_message_metadata(&self, locrit_id: Uuid, id: Uuid, metadata: &Value) -> Result<bool> {
+            async fn mark_unanswered(&self, locrit_id: Uuid, id: Uuid, metadata: &Value) -> Result<bool> {
+                let mut tx = self.writer.begin().await?;
                 let done = sqlx::query("UPDATE messages SET metadata = $3 WHERE locrit_id = $1 AND id = $2")
                     .bind(locrit_id)
                     .bind(id)
                     .bind(Json(metadata))
-                    .execute(&self.writer)
+                    .execute(&mut *tx)
                     .await?;
-                Ok(done.rows_affected() == 1)
+                if done.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(false);
+                }
+                sqlx::query("DELETE FROM awaited_replies WHERE message_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
             }
 
             async fn delete_message(&self, locrit_id: Uuid, id: Uuid) -> Result<bool> {
@@ -661,8 +727,9 @@ macro_rules! impl_store {
                     .bind(changes.tags.as_ref().map(Json))
                     .bind(changes.pinned)
                     .bind(now())
-                    .fetch_optional(&self.writer)
-                    .await?;
+                    .fetch_all(&self.writer)
+                    .await?
+                    .pop();
                 Ok(row.map(Memory::from))
             }
 
@@ -719,8 +786,10 @@ macro_rules! impl_store {
                     .bind(kind)
                     .bind(description)
                     .bind(now())
-                    .fetch_one(&self.writer)
-                    .await?;
+                    .fetch_all(&self.writer)
+                    .await?
+                    .pop()
+                    .ok_or(StoreError::NotFound("concept"))?;
                 Ok(row.into())
             }
 
@@ -753,8 +822,9 @@ macro_rules! impl_store {
                     .bind(&changes.name)
                     .bind(&changes.description)
                     .bind(changes.confidence)
-                    .fetch_optional(&self.writer)
-                    .await?;
+                    .fetch_all(&self.writer)
+                    .await?
+                    .pop();
                 Ok(row.map(Concept::from))
             }
 
@@ -941,7 +1011,7 @@ macro_rules! impl_store {
                 for kind in kinds {
                     claim = claim.bind(*kind);
                 }
-                let row: Option<JobRow> = claim.fetch_optional(&self.writer).await?;
+                let row: Option<JobRow> = claim.fetch_all(&self.writer).await?.pop();
                 row.map(Job::try_from).transpose()
             }
 
@@ -1015,8 +1085,9 @@ macro_rules! impl_store {
                 let row: Option<JobRow> = sqlx::query_as(&sql)
                     .bind(id)
                     .bind(now())
-                    .fetch_optional(&self.writer)
-                    .await?;
+                    .fetch_all(&self.writer)
+                    .await?
+                    .pop();
                 row.map(Job::try_from).transpose()
             }
 
@@ -1095,8 +1166,24 @@ macro_rules! impl_store {
             ) -> Result<$crate::batch::Written> {
                 use $crate::batch::{Write, Written};
                 let (messages, job) = match write {
-                    Write::Append { session_id, messages, lease_until, job } => {
-                        (Self::insert_messages(conn, *session_id, messages, *lease_until).await?, job)
+                    Write::Append { session_id, messages, lease_until, awaiting_until, answers, job } => {
+                        let appended = Self::insert_messages(conn, *session_id, messages, *lease_until).await?;
+                        if let Some(lease_until) = awaiting_until {
+                            for question in &appended {
+                                sqlx::query("INSERT INTO awaited_replies (message_id, lease_until) VALUES ($1, $2)")
+                                    .bind(question.id)
+                                    .bind(lease_until)
+                                    .execute(&mut *conn)
+                                    .await?;
+                            }
+                        }
+                        if let Some(question) = answers {
+                            sqlx::query("DELETE FROM awaited_replies WHERE message_id = $1")
+                                .bind(question)
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                        (appended, job)
                     }
                     Write::Finish { locrit_id, id, reply, job } => {
                         let done = sqlx::query(

@@ -338,6 +338,7 @@ mod cases {
                 session.id,
                 id,
                 &said(Role::Assistant, "hello"),
+                question.id,
                 Some(&job_for(id)),
             )
             .await
@@ -356,6 +357,7 @@ mod cases {
                 session.id,
                 Uuid::now_v7(),
                 &said(Role::Assistant, "again"),
+                question.id,
                 None,
             )
             .await
@@ -370,6 +372,7 @@ mod cases {
                 Uuid::now_v7(),
                 gone,
                 &said(Role::Assistant, "lost"),
+                question.id,
                 Some(&job_for(gone)),
             )
             .await
@@ -386,6 +389,7 @@ mod cases {
                     ..NewMessage::new(Role::Assistant, "Hel")
                 },
                 chrono::Utc::now() + chrono::Duration::seconds(30),
+                question.id,
             )
             .await
             .unwrap();
@@ -470,6 +474,7 @@ mod cases {
                                 session_id,
                                 Uuid::now_v7(),
                                 &said(Role::Assistant, &text),
+                                Uuid::nil(),
                                 Some(&job),
                             )
                             .await
@@ -707,14 +712,14 @@ mod cases {
         assert!(edited.edited_at.is_some());
         assert!(
             !store
-                .set_message_metadata(pixie.id, m.id, &json!({"x": 1}))
+                .mark_unanswered(pixie.id, m.id, &json!({"x": 1}))
                 .await
                 .unwrap(),
             "scoped to its Locrit"
         );
         assert!(
             store
-                .set_message_metadata(bob.id, m.id, &json!({"unanswered": "the model failed"}))
+                .mark_unanswered(bob.id, m.id, &json!({"unanswered": "the model failed"}))
                 .await
                 .unwrap()
         );
@@ -1062,7 +1067,7 @@ mod cases {
         };
         // One reply finishes in place, keeping its id and its place after the question.
         let first = store
-            .start_reply(session.id, &streaming("Hel"), later)
+            .start_reply(session.id, &streaming("Hel"), later, user.id)
             .await
             .unwrap();
         assert_eq!(
@@ -1113,14 +1118,15 @@ mod cases {
                 session.id,
                 &streaming("Half a"),
                 now - chrono::Duration::seconds(1),
+                user.id,
             )
             .await
             .unwrap();
         let alive = store
-            .start_reply(session.id, &streaming("Still"), later)
+            .start_reply(session.id, &streaming("Still"), later, user.id)
             .await
             .unwrap();
-        let interrupted = store.interrupt_stale_replies(now).await.unwrap();
+        let interrupted = store.settle_expired_leases(now).await.unwrap();
         assert_eq!(interrupted.len(), 1);
         assert_eq!(interrupted[0].id, cut.id);
         let cut = store.message(bob.id, cut.id).await.unwrap().unwrap();
@@ -1133,7 +1139,7 @@ mod cases {
         let alive = store.message(bob.id, alive.id).await.unwrap().unwrap();
         assert_eq!(alive.status, MessageStatus::Streaming);
         assert!(
-            store.interrupt_stale_replies(now).await.unwrap().is_empty(),
+            store.settle_expired_leases(now).await.unwrap().is_empty(),
             "once"
         );
         let all = store
@@ -1148,6 +1154,92 @@ mod cases {
             .unwrap();
         let seqs: Vec<i64> = all.iter().map(|m| m.seq).collect();
         assert_eq!(seqs, [1, 2, 3, 4]);
+    }
+
+    pub async fn a_waiting_question_is_renewed_answered_or_marked_unanswered(
+        store: Arc<dyn Store>,
+    ) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "s")).await.unwrap();
+        let now = chrono::Utc::now();
+        let later = now + chrono::Duration::seconds(30);
+        let past = now - chrono::Duration::seconds(1);
+        let ask = |text: &'static str, lease_until| {
+            let store = store.clone();
+            async move {
+                store
+                    .append_question(session.id, &NewMessage::new(Role::User, text), lease_until)
+                    .await
+                    .unwrap()
+            }
+        };
+        // Its server stopped before the reply began: marked unanswered, kept.
+        let lost = ask("anyone there?", past).await;
+        // Its reply began: the wait ended with it, in the same write.
+        let answered = ask("hello", past).await;
+        let reply = NewMessage {
+            status: MessageStatus::Streaming,
+            ..NewMessage::new(Role::Assistant, "Hi")
+        };
+        store
+            .start_reply(session.id, &reply, later, answered.id)
+            .await
+            .unwrap();
+        // Its reply came whole: the same.
+        let quick = ask("quick one", past).await;
+        store
+            .append_reply(
+                session.id,
+                Uuid::now_v7(),
+                &NewMessage::new(Role::Assistant, "Done"),
+                quick.id,
+                None,
+            )
+            .await
+            .unwrap();
+        // Its model is slow: renewed, it waits on.
+        let slow = ask("think hard", past).await;
+        assert!(store.renew_question(slow.id, later).await.unwrap());
+        // Its turn failed and said so: no lease left to settle.
+        let failed = ask("and now?", past).await;
+        assert!(
+            store
+                .mark_unanswered(
+                    bob.id,
+                    failed.id,
+                    &json!({"unanswered": "the model failed"})
+                )
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store.renew_question(failed.id, later).await.unwrap(),
+            "a question that waits no more is not renewed"
+        );
+        // A question deleted while it waits takes its wait with it.
+        let deleted = ask("never mind", past).await;
+        assert!(store.delete_message(bob.id, deleted.id).await.unwrap());
+
+        let settled = store.settle_expired_leases(now).await.unwrap();
+        let ids: Vec<Uuid> = settled.iter().map(|m| m.id).collect();
+        assert_eq!(ids, [lost.id], "only the question whose server stopped");
+        let lost = store.message(bob.id, lost.id).await.unwrap().unwrap();
+        assert_eq!(
+            (lost.content.as_str(), lost.status),
+            ("anyone there?", MessageStatus::Complete)
+        );
+        assert!(lost.metadata["unanswered"].is_string(), "and says why");
+        let failed = store.message(bob.id, failed.id).await.unwrap().unwrap();
+        assert_eq!(failed.metadata["unanswered"], "the model failed");
+        assert!(
+            store.settle_expired_leases(now).await.unwrap().is_empty(),
+            "once"
+        );
+        for id in [answered.id, quick.id, slow.id] {
+            let untouched = store.message(bob.id, id).await.unwrap().unwrap();
+            assert!(untouched.metadata.get("unanswered").is_none());
+        }
     }
 
     pub async fn rate_hits_are_counted_per_key_and_window(store: Arc<dyn Store>) {
@@ -2199,6 +2291,7 @@ conformance!(
     jobs_are_claimed_once_retried_and_taken_over,
     a_renewed_job_lease_is_not_taken_over,
     rate_hits_are_counted_per_key_and_window,
+    a_waiting_question_is_renewed_answered_or_marked_unanswered,
     streaming_replies_are_checkpointed_finished_or_interrupted,
     concurrent_claims_take_each_job_once,
     client_conversations_match_a_session_s_latest_state_only,

@@ -15,7 +15,12 @@ pub struct TestDatabase {
 
 enum Cleanup {
     Sqlite(#[allow(dead_code)] tempfile::TempDir),
-    Postgres { admin_url: String, schema: String },
+    Postgres {
+        admin_url: String,
+        schema: String,
+        /// The tablespace its tables went to, dropped after them.
+        tablespace: Option<String>,
+    },
 }
 
 impl TestDatabase {
@@ -41,6 +46,41 @@ impl TestDatabase {
 
     /// A new, empty schema in the PostgreSQL server at `admin_url`.
     pub async fn postgres_at(admin_url: &str) -> Self {
+        Self::postgres_in(admin_url, None).await
+    }
+
+    /// A new, empty schema in the test PostgreSQL server whose tables are created on
+    /// `disk` (a tablespace there), so that the disk filling up is PostgreSQL's own
+    /// "could not extend file". Needs a superuser, and the server on this machine.
+    pub async fn postgres_on(disk: &crate::SmallDisk) -> Self {
+        let admin_url = std::env::var(POSTGRES_URL_VAR)
+            .unwrap_or_else(|_| panic!("{POSTGRES_URL_VAR} must name a PostgreSQL server"));
+        let mut admin = PgConnection::connect(&admin_url)
+            .await
+            .expect("connect to the test PostgreSQL");
+        // The tablespace's folder must be the server's own: its data folder's owner.
+        let (data,): (String,) = sqlx::query_as("SHOW data_directory")
+            .fetch_one(&mut admin)
+            .await
+            .expect("find the data folder");
+        let owner = std::fs::metadata(data).expect("read the data folder's owner");
+        let folder = disk.path().join("tablespace");
+        std::fs::create_dir(&folder).expect("create the tablespace's folder");
+        use std::os::unix::fs::MetadataExt;
+        std::os::unix::fs::chown(&folder, Some(owner.uid()), Some(owner.gid()))
+            .expect("give the folder to the database server");
+        let tablespace = format!("locrit_test_{}", uuid::Uuid::new_v4().simple());
+        sqlx::raw_sql(&format!(
+            "CREATE TABLESPACE {tablespace} LOCATION '{}'",
+            folder.display()
+        ))
+        .execute(&mut admin)
+        .await
+        .expect("create a tablespace on the small disk");
+        Self::postgres_in(&admin_url, Some(tablespace)).await
+    }
+
+    async fn postgres_in(admin_url: &str, tablespace: Option<String>) -> Self {
         let admin_url = admin_url.to_owned();
         let schema = format!("locrit_test_{}", uuid::Uuid::new_v4().simple());
         let mut admin = PgConnection::connect(&admin_url)
@@ -51,13 +91,21 @@ impl TestDatabase {
             .await
             .expect("create a test schema");
         let separator = if admin_url.contains('?') { '&' } else { '?' };
+        let in_tablespace = tablespace
+            .as_ref()
+            .map(|name| format!("%20-c%20default_tablespace%3D{name}"))
+            .unwrap_or_default();
         // The application name tags this test's connections, so cleanup can end them.
         let url = format!(
-            "{admin_url}{separator}application_name={schema}&options=-c%20search_path%3D{schema}"
+            "{admin_url}{separator}application_name={schema}&options=-c%20search_path%3D{schema}{in_tablespace}"
         );
         Self {
             url,
-            cleanup: Cleanup::Postgres { admin_url, schema },
+            cleanup: Cleanup::Postgres {
+                admin_url,
+                schema,
+                tablespace,
+            },
         }
     }
 
@@ -68,8 +116,16 @@ impl TestDatabase {
 
 impl Drop for TestDatabase {
     fn drop(&mut self) {
-        if let Cleanup::Postgres { admin_url, schema } = &self.cleanup {
+        if let Cleanup::Postgres {
+            admin_url,
+            schema,
+            tablespace,
+        } = &self.cleanup
+        {
             let (admin_url, schema) = (admin_url.clone(), schema.clone());
+            let drop_tablespace = tablespace
+                .as_ref()
+                .map(|name| format!("DROP TABLESPACE {name}"));
             // Drop may run inside a runtime: use a thread with its own.
             let _ = std::thread::spawn(move || {
                 let runtime = tokio::runtime::Builder::new_current_thread()
@@ -81,6 +137,9 @@ impl Drop for TestDatabase {
                         sqlx::raw_sql(&format!("DROP SCHEMA {schema} CASCADE"))
                             .execute(&mut admin)
                             .await?;
+                        if let Some(sql) = drop_tablespace {
+                            sqlx::raw_sql(&sql).execute(&mut admin).await?;
+                        }
                         Ok::<_, sqlx::Error>(())
                     })
                     .map_err(std::io::Error::other)

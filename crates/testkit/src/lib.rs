@@ -17,12 +17,14 @@
 
 mod api;
 mod databases;
+mod disk;
 mod failure;
 mod model;
 mod respond;
 mod server;
 
 pub use databases::{POSTGRES_URL_VAR, TestDatabase};
+pub use disk::SmallDisk;
 pub use failure::{Endpoint, FakeFailure};
 pub use model::{ChatCall, ChatCallMessage, FakeModel, Reply, fake_embedding, tokenize};
 pub use server::{DEFAULT_CONTEXT, DEFAULT_MODEL, FakeOllama, FakeOllamaBuilder, OLLAMA_VERSION};

@@ -188,8 +188,11 @@ impl Core {
             );
             Ok::<_, Error>((backend, context, history?, recalled))
         };
+        // Stored leased to this server until its reply begins: if the server stops
+        // before, any server marks it unanswered.
         let (stored, prepared) = tokio::join!(
-            self.store.append_message(session.id, &new_message),
+            self.store
+                .append_question(session.id, &new_message, runner::lease_from_now()),
             preparing
         );
         let user_message = stored?;
@@ -215,7 +218,8 @@ impl Core {
             },
             format: None,
         };
-        let stream = match backend.chat(chat_request).await {
+        let starting = backend.chat(chat_request);
+        let stream = match runner::while_waiting(&*self.store, &user_message, starting).await {
             Ok(stream) => stream,
             Err(error) => {
                 tracing::warn!(locrit = %locrit.name, %error, "the model did not start; the user's message is kept");

@@ -20,8 +20,9 @@ const STORE_ATTEMPTS: u32 = 4;
 /// A reply still streaming this long is stored, then its text so far again this often:
 /// short replies are written once, at their end.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-/// How long a stored streaming reply stays this server's without a checkpoint.
-pub(crate) const REPLY_LEASE: Duration = Duration::from_secs(10);
+/// How long a stored streaming reply, or a question waiting for its reply, stays this
+/// server's without being renewed.
+const REPLY_LEASE: Duration = Duration::from_secs(10);
 
 pub(super) struct Run {
     /// Decides the extraction job stored with a complete reply, and announces it.
@@ -46,15 +47,45 @@ enum Outcome {
 }
 
 /// Flags a user message the model never answered, so it is not silently left in the
-/// history: it stays in the transcript, marked, and later prompts leave it out.
+/// history: it stays in the transcript, marked, and later prompts leave it out. Its wait
+/// ends (a failed mark leaves the lease to run out: then any server marks it).
 pub(super) async fn mark_unanswered(store: &dyn Store, message: &Message, reason: &str) {
     let mut metadata = message.metadata.clone();
     metadata["unanswered"] = json!(reason);
     if let Err(error) = store
-        .set_message_metadata(message.locrit_id, message.id, &metadata)
+        .mark_unanswered(message.locrit_id, message.id, &metadata)
         .await
     {
         tracing::warn!(%error, message = %message.id, "could not mark a message unanswered");
+    }
+}
+
+/// When a question stored now stops waiting for its reply, unless renewed.
+pub(super) fn lease_from_now() -> chrono::DateTime<chrono::Utc> {
+    chrono::Utc::now() + REPLY_LEASE
+}
+
+/// Renews the lease of a question whose reply has not begun (a slow model loading or
+/// thinking), so that no server takes its turn for one that stopped.
+async fn renew_question(store: &dyn Store, question: &Message) {
+    if let Err(error) = store.renew_question(question.id, lease_from_now()).await {
+        tracing::warn!(%error, message = %question.id, "could not renew a waiting question's lease");
+    }
+}
+
+/// Runs `work` (the model's answer starting) while the question waits, renewing its
+/// lease as long as it takes.
+pub(super) async fn while_waiting<T>(
+    store: &dyn Store,
+    question: &Message,
+    work: impl Future<Output = T>,
+) -> T {
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            done = &mut work => return done,
+            () = tokio::time::sleep(CHECKPOINT_EVERY) => renew_question(store, question).await,
+        }
     }
 }
 
@@ -63,21 +94,29 @@ impl Run {
         let mut text = String::new();
         // The reply, once it has been stored while streaming.
         let mut started: Option<Message> = None;
-        let mut checkpoint = None;
+        // Before the first token the question's lease is renewed; after it, the reply
+        // so far is stored.
+        let mut checkpoint = tokio::time::Instant::now() + CHECKPOINT_EVERY;
         let outcome = loop {
-            let due = checkpoint.unwrap_or_else(tokio::time::Instant::now);
             tokio::select! {
                 biased;
                 () = cancel.cancelled() => break Outcome::Cancelled,
-                () = tokio::time::sleep_until(due), if checkpoint.is_some() => {
-                    self.checkpoint(&text, &mut started).await;
-                    checkpoint = Some(tokio::time::Instant::now() + CHECKPOINT_EVERY);
+                () = tokio::time::sleep_until(checkpoint) => {
+                    if text.is_empty() {
+                        renew_question(&*self.store, &self.user_message).await;
+                    } else {
+                        self.checkpoint(&text, &mut started).await;
+                    }
+                    checkpoint = tokio::time::Instant::now() + CHECKPOINT_EVERY;
                 }
                 next = stream.next() => match next {
                     Some(Ok(ChatEvent::Delta(delta))) => {
+                        if text.is_empty() {
+                            // A reply shorter than this is written once, at its end.
+                            checkpoint = tokio::time::Instant::now() + CHECKPOINT_EVERY;
+                        }
                         text.push_str(&delta);
                         self.log.push(delta);
-                        checkpoint.get_or_insert_with(|| tokio::time::Instant::now() + CHECKPOINT_EVERY);
                     }
                     Some(Ok(ChatEvent::Done(stats))) => break Outcome::Done(stats),
                     Some(Err(error)) => break Outcome::Failed(error),
@@ -159,7 +198,7 @@ impl Run {
                     ..NewMessage::new(Role::Assistant, text)
                 };
                 self.store
-                    .start_reply(self.session_id, &reply, lease_until)
+                    .start_reply(self.session_id, &reply, lease_until, self.user_message.id)
                     .await
                     .map(|reply| *started = Some(reply))
             }
@@ -239,7 +278,13 @@ impl Run {
                     .and_then(|finished| finished.ok_or(StoreError::NotFound("message"))),
                 None => {
                     self.store
-                        .append_reply(self.session_id, id, &message, job.as_ref())
+                        .append_reply(
+                            self.session_id,
+                            id,
+                            &message,
+                            self.user_message.id,
+                            job.as_ref(),
+                        )
                         .await
                 }
             };
