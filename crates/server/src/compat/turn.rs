@@ -165,10 +165,11 @@ fn failure(family: Family, locrit: &str, end: TurnEnd, user_message: &Message) -
             error: TurnError::Llm(llm),
             ..
         } => refusal(family, locrit, Error::Llm(llm.clone())).message,
+        // Says why: the store is full, read-only…
         TurnEnd::Failed {
-            error: TurnError::Store(_),
+            error: error @ TurnError::Store(_),
             ..
-        } => generation_failed(family, "the reply could not be stored"),
+        } => generation_failed(family, error),
         _ => generation_failed(family, "cancelled"),
     };
     turn_failure(&end, user_message, message_json).with_message(text)

@@ -52,12 +52,10 @@ pub(super) fn conversation_refusal(locrit: &str, error: Error) -> String {
     }
 }
 
-/// A turn that failed after the model started.
+/// A turn that failed after the model started: the model's failure, or the store's
+/// (which says why: full, read-only…).
 pub(super) fn turn_failed(error: &TurnError) -> String {
-    match error {
-        TurnError::Llm(llm) => generation_failed(llm),
-        TurnError::Store(_) => generation_failed(&"the reply could not be stored"),
-    }
+    generation_failed(error)
 }
 
 fn generation_failed(detail: &dyn std::fmt::Display) -> String {

@@ -17,7 +17,7 @@ use locrit_domain::{
     AccessTo, LocritPatch, Message, MessageStatus, NewLocrit, NewMemory, OpenTo, Role,
 };
 use locrit_server::{ServerConfig, SocketIoSettings};
-use locrit_store::MessagePage;
+use locrit_store::{MessagePage, StoreConfig};
 use locrit_testkit::{FakeFailure, Reply, TestDatabase, unused_local_url};
 use serde_json::{Value, json};
 
@@ -970,4 +970,71 @@ async fn a_slow_client_gets_the_rest_merged_later_without_slowing_anyone() {
     assert_eq!(complete.len(), 1);
     assert_eq!(complete[0]["response"], full.as_str());
     assert_eq!(complete[0]["message_id"], json!(messages[1].id));
+}
+
+/// A store that is full (SQLite's page limit, as a full disk) answers a message with one
+/// `error` event saying so; every exchange completed before is stored, the message
+/// refused is not (or, when only its reply did not fit, the error names it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_store_is_one_error_event_and_stores_nothing_it_refused() {
+    let server = TestServer::start_with_store(TestDatabase::sqlite(), |url| StoreConfig {
+        sqlite_max_size: Some(1 << 20),
+        ..StoreConfig::new(url)
+    })
+    .await;
+    create(&server, BOB).await;
+    // Short replies: the questions fill the store, and few chunks are streamed.
+    server.ollama.set_reply("Noted.");
+    let py = Driver::start().await;
+    let a = py.connect("a", &server.base, "/chat").await;
+    let long = "words to keep ".repeat(4_000);
+    let mut sent = Vec::new();
+    let error = loop {
+        assert!(sent.len() < 40, "the store never filled up");
+        let text = format!("{} {long}", sent.len());
+        a.emit("chat_message", say("full", &text)).await;
+        sent.push(text);
+        // The answer to this message: a complete reply, or the error.
+        let answered = loop {
+            let events = a.events().await;
+            let completes = named(&events, "chat_complete").len();
+            if let Some(error) = named(&events, "error").first() {
+                break Some((*error).clone());
+            }
+            if completes == sent.len() {
+                break None;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        };
+        if let Some(error) = answered {
+            break error;
+        }
+    };
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("full"), "{message}");
+    assert_eq!(error["session_id"], "full");
+    let refused = sent.pop().unwrap();
+    let questions: Vec<String> = stored(&server, BOB, "full")
+        .await
+        .into_iter()
+        .filter(|m| m.role == Role::User)
+        .map(|m| m.content)
+        .collect();
+    let kept = error
+        .get("user_message_id")
+        .is_some_and(|id| id.is_string());
+    if kept {
+        sent.push(refused);
+    }
+    let first_words = |texts: &[String]| -> Vec<String> {
+        texts
+            .iter()
+            .map(|t| t.split(' ').next().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        first_words(&questions),
+        first_words(&sent),
+        "the acknowledged, in order, and only the error's: {error}"
+    );
 }

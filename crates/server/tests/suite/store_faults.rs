@@ -214,6 +214,77 @@ async fn a_full_store_refuses_with_507_stores_only_what_it_acknowledged_and_keep
     assert_eq!(store["code"], "store_full", "{store}");
 }
 
+/// Eight writers at once on a filling store, their messages sharing SQLite's commits:
+/// each is refused on its own with 507, and every message acknowledged is stored, in
+/// order, in its writer's session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_store_under_concurrent_writers_stores_every_acknowledged_message() {
+    let server = TestServer::start_with_store(TestDatabase::sqlite(), |url| StoreConfig {
+        sqlite_max_size: Some(2 << 20),
+        ..StoreConfig::new(url)
+    })
+    .await;
+    // Short replies: the questions fill the store.
+    server.ollama.set_reply("Noted.");
+    let bob = ready(&server, "Bob").await;
+    let writers = (0..8).map(|writer| {
+        let (server, bob) = (&server, &bob);
+        async move {
+            let key = format!("w{writer}");
+            let sessions = format!("/api/v2/locrits/{}/sessions", bob.id);
+            let (status, body) = server.post(&sessions, json!({"id": key})).await;
+            assert_eq!(status, StatusCode::CREATED, "{body}");
+            let mut acknowledged = Vec::new();
+            loop {
+                assert!(acknowledged.len() < 100, "the store never filled up");
+                let text = format!(
+                    "{key}.{}{}",
+                    acknowledged.len(),
+                    words(writer * 100 + acknowledged.len())
+                );
+                let (status, body) = server
+                    .post(
+                        &format!("{sessions}/{key}/messages"),
+                        json!({"content": text}),
+                    )
+                    .await;
+                if status == StatusCode::OK {
+                    acknowledged.push(text);
+                    continue;
+                }
+                assert_eq!(
+                    (status, body["code"].as_str()),
+                    (StatusCode::INSUFFICIENT_STORAGE, Some("store_full")),
+                    "{body}"
+                );
+                // Its reply may be what did not fit: the refusal then names it, stored.
+                if body["user_message_id"].is_string() {
+                    acknowledged.push(text);
+                }
+                return (key, acknowledged);
+            }
+        }
+    });
+    let named = |text: &String| text.split(" words").next().unwrap().to_owned();
+    for (key, acknowledged) in futures::future::join_all(writers).await {
+        let chat = Chat {
+            id: bob.id.clone(),
+            name: bob.name.clone(),
+            session: key,
+        };
+        let questions: Vec<String> = contents(&server, &chat)
+            .await
+            .iter()
+            .filter(|text| *text != "Noted.")
+            .map(named)
+            .collect();
+        assert_eq!(
+            questions,
+            acknowledged.iter().map(named).collect::<Vec<_>>()
+        );
+    }
+}
+
 /// The same on a disk that is really full: a tmpfs of 8 MiB, the store on it, then a
 /// file taking all but 256 KiB; removing the file lets writes in again, without a
 /// restart.
