@@ -116,7 +116,10 @@ impl SqliteStore {
         // their turn in order, where several would poll the lock with growing sleeps.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
-            .after_release(|conn, _| Box::pin(sqlite_writer_is_sound(conn)))
+            .after_release(|conn, _| {
+                let sound = sqlite_writer_is_sound(conn);
+                Box::pin(async move { Ok(sound) })
+            })
             .connect_with(writer_options)
             .await?;
         sqlx::migrate!("./migrations/sqlite")
@@ -243,16 +246,14 @@ crate::search::impl_search_store!(
     "NULL::timestamptz"
 );
 
-/// Whether the SQLite writer may be used again: no transaction left open, and sqlx
-/// counting none. A commit that fails (a full disk) may or may not end SQLite's
-/// transaction by itself, and sqlx's count of open transactions does not follow: its
-/// next "transaction" would then be a savepoint inside one that never commits, every
-/// write reported done and none of them durable. A connection in doubt is closed
-/// (closing rolls back what it held open) and the pool opens a fresh one.
-async fn sqlite_writer_is_sound(conn: &mut sqlx::SqliteConnection) -> sqlx::Result<bool> {
-    use sqlx::{Connection, Executor};
-    // Outside a transaction BEGIN opens one (deferred: it takes no lock); inside one it
-    // fails. The connection's queued work, a rollback included, is done before it.
-    let outside = conn.execute("BEGIN; ROLLBACK").await.is_ok();
-    Ok(outside && !conn.is_in_transaction())
+/// Whether the SQLite writer may be used again: sqlx counts no transaction open on it.
+/// A commit that fails (a full disk) may or may not end SQLite's transaction by itself,
+/// and sqlx's count does not follow: its next "transaction" would then be a savepoint
+/// inside one that never commits, every write reported done and none of them durable.
+/// sqlx counts a transaction closed only once its commit or rollback succeeded, so a
+/// connection handed back with one counted open is in doubt: it is closed (closing rolls
+/// back what it held open) and the pool opens a fresh one.
+fn sqlite_writer_is_sound(conn: &mut sqlx::SqliteConnection) -> bool {
+    use sqlx::Connection;
+    !conn.is_in_transaction()
 }
