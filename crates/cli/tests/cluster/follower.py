@@ -14,9 +14,18 @@ import threading
 import socketio
 
 
+def in_order(client):
+    """python-engineio runs each message's handler on a thread of its own, so two events
+    can be handled in the wrong order: run them one after the other on the reading thread."""
+    trigger = client.eio._trigger_event
+    client.eio._trigger_event = lambda event, *args, **kw: trigger(
+        event, *args, **(dict(kw, run_async=False) if event == "message" else kw))
+
+
 def main():
     url, locrit, session = sys.argv[1], sys.argv[2], sys.argv[3]
     client = socketio.Client(reconnection=False)
+    in_order(client)
     joined, ended = threading.Event(), threading.Event()
     turn = {"chunks": [], "end": None, "data": None}
 

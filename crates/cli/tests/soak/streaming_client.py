@@ -15,9 +15,18 @@ import time
 import socketio
 
 
+def in_order(client):
+    """python-engineio runs each message's handler on a thread of its own, so two events
+    can be handled in the wrong order: run them one after the other on the reading thread."""
+    trigger = client.eio._trigger_event
+    client.eio._trigger_event = lambda event, *args, **kw: trigger(
+        event, *args, **(dict(kw, run_async=False) if event == "message" else kw))
+
+
 def main():
     url, locrit, session, seconds = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
     client = socketio.Client(reconnection=False)
+    in_order(client)
     ended = threading.Condition()
     turn = {"chunks": [], "end": None}
 

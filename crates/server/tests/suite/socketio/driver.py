@@ -23,12 +23,21 @@ import time
 import socketio
 
 
+def in_order(client):
+    """python-engineio runs each message's handler on a thread of its own, so two events
+    can be handled in the wrong order: run them one after the other on the reading thread."""
+    trigger = client.eio._trigger_event
+    client.eio._trigger_event = lambda event, *args, **kw: trigger(
+        event, *args, **(dict(kw, run_async=False) if event == "message" else kw))
+
+
 class Recorder:
     def __init__(self, namespace):
         self.namespace = namespace
         self.events = []
         self.changed = threading.Condition()
         self.client = socketio.Client(reconnection=False)
+        in_order(self.client)
         self.client.on("*", self._event, namespace=namespace)
         self.client.on("disconnect", self._disconnected, namespace=namespace)
 
