@@ -12,7 +12,7 @@ use locrit_domain::{
 };
 use locrit_llm::LlmError;
 use locrit_store::{MessagePage, StoreConfig};
-use locrit_testkit::{FakeFailure, FakeOllama, Reply, TestDatabase};
+use locrit_testkit::{Endpoint, FakeFailure, FakeOllama, Reply, TestDatabase};
 use serde_json::{Value, json};
 
 struct Setup {
@@ -641,18 +641,19 @@ async fn a_message_the_model_never_answered_is_marked_and_left_out_of_later_prom
 
 /// A question is leased to its server until its reply begins, so that a server that
 /// stops before is noticed (see `crates/cli/tests/crash.rs`); a slow model must not
-/// pass for a stopped server: the lease (10 s) is renewed while the model's answer is
-/// late to start and while its first token is. Checked by asking, at two points, which
-/// leases would have run out 7.5 s later.
+/// pass for a stopped server: the lease (10 s) is renewed while the turn is prepared,
+/// while the model's answer is late to start, and while its first token is. Checked by
+/// asking, at three points, which leases would have run out 7.5 s later.
 #[tokio::test]
 async fn a_question_waiting_for_a_slow_model_keeps_its_lease() {
     let setup = setup().await;
     setup.ollama.set_reply("ok");
-    // The answer starts after 5 s, its one token comes 5 s after that.
-    setup
-        .ollama
-        .fail_next(FakeFailure::Delay(Duration::from_secs(5)));
-    setup.ollama.set_token_delay(Duration::from_secs(5));
+    // The model's window is known after 4 s, its answer starts 4 s later, its one
+    // token comes 4 s after that.
+    let late = || FakeFailure::Delay(Duration::from_secs(4));
+    setup.ollama.fail_next_on(Endpoint::Show, late());
+    setup.ollama.fail_next(late());
+    setup.ollama.set_token_delay(Duration::from_secs(4));
     let core = setup.core.clone();
     let locrit = setup.locrit.clone();
     let turn = tokio::spawn(async move {
@@ -661,7 +662,7 @@ async fn a_question_waiting_for_a_slow_model_keeps_its_lease() {
     });
     let started = tokio::time::Instant::now();
     let store = setup.core.store();
-    for at in [4.5, 9.5] {
+    for at in [3.5, 7.5, 11.5] {
         tokio::time::sleep_until(started + Duration::from_secs_f64(at)).await;
         let soon = chrono::Utc::now() + chrono::Duration::milliseconds(7500);
         let settled = store.settle_expired_leases(soon).await.unwrap();

@@ -189,13 +189,26 @@ impl Core {
             Ok::<_, Error>((backend, context, history?, recalled))
         };
         // Stored leased to this server until its reply begins: if the server stops
-        // before, any server marks it unanswered.
-        let (stored, prepared) = tokio::join!(
-            self.store
-                .append_question(session.id, &new_message, runner::lease_from_now()),
-            preparing
-        );
-        let user_message = stored?;
+        // before, any server marks it unanswered. Once stored, its lease is renewed
+        // while the preparation goes on (a model server slow to embed for recall).
+        let (user_message, prepared) = {
+            let storing =
+                self.store
+                    .append_question(session.id, &new_message, runner::lease_from_now());
+            let (mut storing, mut preparing) = (std::pin::pin!(storing), std::pin::pin!(preparing));
+            let mut prepared = None;
+            let user_message = loop {
+                tokio::select! {
+                    stored = &mut storing => break stored?,
+                    done = &mut preparing, if prepared.is_none() => prepared = Some(done),
+                }
+            };
+            let prepared = match prepared {
+                Some(prepared) => prepared,
+                None => runner::while_waiting(&*self.store, &user_message, preparing).await,
+            };
+            (user_message, prepared)
+        };
         let (backend, context, mut history, recalled) = prepared?;
         // The history was read alongside the commit: it may hold the new message (and
         // the session's lock keeps other turns out, but not other writers).
