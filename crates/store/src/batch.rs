@@ -20,18 +20,7 @@ pub(crate) const MAX_BATCH: usize = 64;
 /// One caller's write of messages.
 #[derive(Debug)]
 pub(crate) enum Write {
-    /// Appends messages, with these ids, in order at the end of the session.
-    Append {
-        session_id: Uuid,
-        messages: Vec<(Uuid, NewMessage)>,
-        /// Marks them replies still streaming, leased until then.
-        lease_until: Option<DateTime<Utc>>,
-        /// Marks them questions waiting for a reply, leased until then.
-        awaiting_until: Option<DateTime<Utc>>,
-        /// The question they answer, whose wait ends with this write.
-        answers: Option<Uuid>,
-        job: Option<NewJob>,
-    },
+    Append(Append),
     /// Writes a started reply's final form.
     Finish {
         locrit_id: Uuid,
@@ -41,9 +30,24 @@ pub(crate) enum Write {
     },
 }
 
-impl Write {
-    pub(crate) fn append(session_id: Uuid, messages: &[NewMessage]) -> Self {
-        Write::Append {
+/// Appends messages, with these ids, in order at the end of the session.
+#[derive(Debug)]
+pub(crate) struct Append {
+    pub session_id: Uuid,
+    pub messages: Vec<(Uuid, NewMessage)>,
+    /// Marks them replies still streaming, leased until then.
+    pub lease_until: Option<DateTime<Utc>>,
+    /// Marks them questions waiting for a reply, leased until then.
+    pub awaiting_until: Option<DateTime<Utc>>,
+    /// The question they answer, whose wait ends with this write.
+    pub answers: Option<Uuid>,
+    pub job: Option<NewJob>,
+}
+
+impl Append {
+    /// Plain messages, each given a new id.
+    pub(crate) fn new(session_id: Uuid, messages: &[NewMessage]) -> Self {
+        Self {
             session_id,
             messages: messages
                 .iter()
@@ -53,6 +57,14 @@ impl Write {
             awaiting_until: None,
             answers: None,
             job: None,
+        }
+    }
+
+    /// One plain message with this id.
+    pub(crate) fn one(session_id: Uuid, id: Uuid, message: &NewMessage) -> Self {
+        Self {
+            messages: vec![(id, message.clone())],
+            ..Self::new(session_id, &[])
         }
     }
 }
@@ -167,7 +179,7 @@ mod tests {
                 // A commit's fsync.
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 for pending in batch {
-                    let Write::Append { messages, .. } = &pending.write else {
+                    let Write::Append(Append { messages, .. }) = &pending.write else {
                         unreachable!()
                     };
                     let failed = messages[0].1.content == "bad";
@@ -179,8 +191,12 @@ mod tests {
                 }
             }
         });
-        let write =
-            |text: &str| Write::append(Uuid::now_v7(), &[NewMessage::new(Role::User, text)]);
+        let write = |text: &str| {
+            Write::Append(Append::new(
+                Uuid::now_v7(),
+                &[NewMessage::new(Role::User, text)],
+            ))
+        };
         let first = tokio::spawn({
             let batcher = batcher.clone();
             let write = write("first");

@@ -18,6 +18,9 @@ macro_rules! message_select {
     };
 }
 
+/// Ends a question's wait for its reply (`$1`: the question's id).
+pub(crate) const END_WAIT: &str = "DELETE FROM awaited_replies WHERE message_id = $1";
+
 pub(crate) const LOCRIT_COLUMNS: &str = "id, name, description, persona, ollama_model, ollama_url, open_to, \
     access_to, memory_service, public_page, public_address, active, owner_id, extra, created_at, \
     updated_at";
@@ -293,7 +296,7 @@ macro_rules! impl_store {
             }
 
             async fn append_messages(&self, session_id: Uuid, messages: &[NewMessage]) -> Result<Vec<Message>> {
-                let write = $crate::batch::Write::append(session_id, messages);
+                let write = $crate::batch::Write::Append($crate::batch::Append::new(session_id, messages));
                 Ok(self.write(write).await?.messages)
             }
 
@@ -303,15 +306,11 @@ macro_rules! impl_store {
                 question: &NewMessage,
                 lease_until: DateTime<Utc>,
             ) -> Result<Message> {
-                let write = $crate::batch::Write::Append {
-                    session_id,
-                    messages: vec![(Uuid::now_v7(), question.clone())],
-                    lease_until: None,
+                let write = $crate::batch::Append {
                     awaiting_until: Some(lease_until),
-                    answers: None,
-                    job: None,
+                    ..$crate::batch::Append::one(session_id, Uuid::now_v7(), question)
                 };
-                let mut appended = self.write(write).await?.messages;
+                let mut appended = self.write($crate::batch::Write::Append(write)).await?.messages;
                 Ok(appended.remove(0))
             }
 
@@ -331,15 +330,12 @@ macro_rules! impl_store {
                 lease_until: DateTime<Utc>,
                 answers: Uuid,
             ) -> Result<Message> {
-                let write = $crate::batch::Write::Append {
-                    session_id,
-                    messages: vec![(Uuid::now_v7(), reply.clone())],
+                let write = $crate::batch::Append {
                     lease_until: Some(lease_until),
-                    awaiting_until: None,
                     answers: Some(answers),
-                    job: None,
+                    ..$crate::batch::Append::one(session_id, Uuid::now_v7(), reply)
                 };
-                let mut started = self.write(write).await?.messages;
+                let mut started = self.write($crate::batch::Write::Append(write)).await?.messages;
                 Ok(started.remove(0))
             }
 
@@ -351,15 +347,12 @@ macro_rules! impl_store {
                 answers: Uuid,
                 job: Option<&NewJob>,
             ) -> Result<(Message, Option<Job>)> {
-                let write = $crate::batch::Write::Append {
-                    session_id,
-                    messages: vec![(id, reply.clone())],
-                    lease_until: None,
-                    awaiting_until: None,
+                let write = $crate::batch::Append {
                     answers: Some(answers),
                     job: job.cloned(),
+                    ..$crate::batch::Append::one(session_id, id, reply)
                 };
-                let mut written = self.write(write).await?;
+                let mut written = self.write($crate::batch::Write::Append(write)).await?;
                 Ok((written.messages.remove(0), written.job))
             }
 
@@ -520,7 +513,7 @@ macro_rules! impl_store {
                     tx.rollback().await?;
                     return Ok(false);
                 }
-                sqlx::query("DELETE FROM awaited_replies WHERE message_id = $1")
+                sqlx::query($crate::sql::END_WAIT)
                     .bind(id)
                     .execute(&mut *tx)
                     .await?;
@@ -1166,7 +1159,7 @@ macro_rules! impl_store {
             ) -> Result<$crate::batch::Written> {
                 use $crate::batch::{Write, Written};
                 let (messages, job) = match write {
-                    Write::Append { session_id, messages, lease_until, awaiting_until, answers, job } => {
+                    Write::Append($crate::batch::Append { session_id, messages, lease_until, awaiting_until, answers, job }) => {
                         let appended = Self::insert_messages(conn, *session_id, messages, *lease_until).await?;
                         if let Some(lease_until) = awaiting_until {
                             for question in &appended {
@@ -1178,7 +1171,7 @@ macro_rules! impl_store {
                             }
                         }
                         if let Some(question) = answers {
-                            sqlx::query("DELETE FROM awaited_replies WHERE message_id = $1")
+                            sqlx::query($crate::sql::END_WAIT)
                                 .bind(question)
                                 .execute(&mut *conn)
                                 .await?;
