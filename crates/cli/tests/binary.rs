@@ -92,14 +92,7 @@ async fn serve_answers_both_surfaces_and_stops_cleanly_on_sigterm() {
     let data = tempfile::tempdir().unwrap();
     let mut server = serve(data.path()).await;
     let http = reqwest::Client::new();
-    let health: Value = http
-        .get(format!("{}/health", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health: Value = common::get_json(&http, format!("{}/health", server.base)).await;
     assert_eq!(health["status"], json!("healthy"));
 
     let created: Value = http
@@ -126,14 +119,7 @@ async fn serve_answers_both_surfaces_and_stops_cleanly_on_sigterm() {
         .await
         .unwrap();
     assert_eq!(compat["success"], json!(true), "{compat}");
-    let listed: Value = http
-        .get(format!("{}/api/locrits", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = common::get_json(&http, format!("{}/api/locrits", server.base)).await;
     let names: Vec<&String> = listed["locrits"]["instances"]
         .as_object()
         .unwrap()
@@ -164,14 +150,7 @@ async fn serve_answers_both_surfaces_and_stops_cleanly_on_sigterm() {
 
     // The data outlives the process.
     let server = serve(data.path()).await;
-    let listed: Value = http
-        .get(format!("{}/api/v2/locrits", server.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let listed: Value = common::get_json(&http, format!("{}/api/v2/locrits", server.base)).await;
     assert_eq!(listed["locrits"].as_array().unwrap().len(), 2);
 }
 

@@ -86,18 +86,8 @@ impl Cluster {
     }
 
     async fn messages(&self, server: usize, locrit: &str) -> Vec<Value> {
-        let page: Value = self
-            .http
-            .get(self.url(
-                server,
-                &format!("/api/v2/locrits/{locrit}/sessions/s/messages?limit=500"),
-            ))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let path = format!("/api/v2/locrits/{locrit}/sessions/s/messages?limit=500");
+        let page = common::get_json(&self.http, self.url(server, &path)).await;
         page["messages"].as_array().cloned().unwrap_or_default()
     }
 }

@@ -257,13 +257,6 @@ async fn bob_s_session(http: &reqwest::Client, base: &str) -> String {
 }
 
 async fn read_messages(http: &reqwest::Client, base: &str, path: &str) -> Vec<serde_json::Value> {
-    let page: serde_json::Value = http
-        .get(format!("{base}{path}"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let page = common::get_json(http, format!("{base}{path}")).await;
     page["messages"].as_array().unwrap().clone()
 }

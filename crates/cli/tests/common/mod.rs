@@ -99,3 +99,9 @@ pub async fn create_locrit(http: &reqwest::Client, base: &str, name: &str) -> St
         .unwrap();
     created["id"].as_str().expect("created").to_owned()
 }
+
+/// The JSON body of a GET.
+#[allow(dead_code)] // not every test binary reads one
+pub async fn get_json(http: &reqwest::Client, url: impl reqwest::IntoUrl) -> serde_json::Value {
+    http.get(url).send().await.unwrap().json().await.unwrap()
+}
