@@ -159,23 +159,8 @@ async fn a_reply_cut_by_sigkill_is_kept_and_marked_interrupted() {
 
     let (server, _) = common::serve(data.path(), &fake.url(), &[]).await;
     let read = || read_messages(&http, &server.base, &messages);
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let stored = loop {
-        let stored = read().await;
-        assert_eq!(
-            stored.len(),
-            2,
-            "the question and what arrived of its reply"
-        );
-        if stored[1]["status"] != "streaming" {
-            break stored;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never marked: {stored:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    };
+    // The question and what arrived of its reply.
+    let stored = once_marked(read, 2, |stored| stored[1]["status"] != "streaming").await;
     assert_eq!(stored[0]["content"], "count slowly");
     assert_eq!(stored[1]["status"], "interrupted");
     let text = stored[1]["content"].as_str().unwrap();
@@ -226,20 +211,35 @@ async fn a_question_cut_before_its_reply_began_is_kept_and_marked_unanswered() {
     assert!(asking.await.unwrap().is_err(), "never acknowledged");
 
     let (server, _) = common::serve(data.path(), &fake.url(), &[]).await;
+    let read = || read_messages(&http, &server.base, &messages);
+    // The question alone.
+    let stored = once_marked(read, 1, |stored| {
+        stored[0]["metadata"]["unanswered"].is_string()
+    })
+    .await;
+    assert_eq!(stored[0]["content"], "are you there?");
+}
+
+/// The messages `read` gives, `count` of them each time, once `marked` holds of them
+/// (a restarted server settles cut turns when their lease has run out): within 30 s.
+async fn once_marked<F: Future<Output = Vec<serde_json::Value>>>(
+    read: impl Fn() -> F,
+    count: usize,
+    marked: impl Fn(&[serde_json::Value]) -> bool,
+) -> Vec<serde_json::Value> {
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let stored = loop {
-        let stored = read_messages(&http, &server.base, &messages).await;
-        assert_eq!(stored.len(), 1, "the question alone: {stored:?}");
-        if stored[0]["metadata"]["unanswered"].is_string() {
-            break stored;
+    loop {
+        let stored = read().await;
+        assert_eq!(stored.len(), count, "{stored:?}");
+        if marked(&stored) {
+            return stored;
         }
         assert!(
             std::time::Instant::now() < deadline,
             "never marked: {stored:?}"
         );
         tokio::time::sleep(Duration::from_millis(250)).await;
-    };
-    assert_eq!(stored[0]["content"], "are you there?");
+    }
 }
 
 /// Creates the Locrit Bob and its session `s`; the path of the session's messages.
