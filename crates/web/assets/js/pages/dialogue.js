@@ -71,15 +71,14 @@ class DialogueView {
   }
 
   watch() {
-    let opened = false;
     this.unwatch = api.dialogues.watch(this.dialogue.id, {
       dialogue: (dialogue) => this.update(dialogue),
       turn: (turn) => this.follow(turn),
       message: (message) => this.add(message),
     }, () => {
-      // Reconnected: what was stored meanwhile comes from the transcript.
-      if (opened) this.catchUp();
-      opened = true;
+      // Connected, or reconnected: what was stored since the page read the transcript
+      // (before the watch began, or while it was cut) comes from the transcript.
+      this.catchUp();
     });
   }
 
