@@ -251,7 +251,12 @@ impl Tab {
             }
             if started.elapsed() > WAIT {
                 let errors = self.eval("window.__locritErrors").await;
-                panic!("timed out waiting for: {condition} (script errors: {errors})");
+                let alerts = self
+                    .eval("[...document.querySelectorAll('[role=alert]:not([hidden])')].map(a => a.textContent)")
+                    .await;
+                panic!(
+                    "timed out waiting for: {condition} (script errors: {errors}; alerts shown: {alerts})"
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -552,6 +557,12 @@ async fn stop_generation_ends_the_reply_where_it_was() {
         app.click(".composer button[type=submit]").await;
         app.wait("document.querySelector('.message.assistant.streaming')?.text.length > 20")
             .await;
+        // The reply growing does not move the stop button under the pointer.
+        let stop_at = "JSON.stringify(document.querySelector('.composer button.danger').getBoundingClientRect())";
+        let before = app.eval(stop_at).await;
+        app.wait("document.querySelector('.message.assistant.streaming')?.text.length > 600")
+            .await;
+        assert_eq!(app.eval(stop_at).await, before, "the stop button moved as the reply grew");
         app.click(".composer button.danger").await;
         app.wait("document.querySelector('.message.assistant:not(.streaming) .badge')")
             .await;

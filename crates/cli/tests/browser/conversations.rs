@@ -177,6 +177,11 @@ async fn a_conversation_is_paused_resumed_and_stopped_and_a_scheduled_one_waits(
         app.click(".controls button.resume").await;
         app.wait(&format!("{STATUS} === 'running'")).await;
         app.wait(&format!("document.querySelector('.budget .spent').textContent !== {paused}")).await;
+        // Replies arriving do not move the steer box under a person's pointer.
+        let steer_at = "JSON.stringify(document.querySelector('.steer button').getBoundingClientRect())";
+        let (before, spent) = (app.eval(steer_at).await, app.eval("document.querySelector('.budget .spent').textContent").await);
+        app.wait(&format!("document.querySelector('.budget .spent').textContent !== {spent}")).await;
+        assert_eq!(app.eval(steer_at).await, before, "the steer box moved as a reply arrived");
         app.type_into("#steer", "talk about jazz").await;
         app.click(".steer button[type=submit]").await;
         app.wait("document.getElementById('toast').textContent === 'The next reply will hear it.'").await;
