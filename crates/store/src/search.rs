@@ -236,14 +236,43 @@ pub(crate) fn vector_from_bytes(bytes: &[u8]) -> Result<Vec<f32>> {
 pub(crate) const MESSAGE_ITEM: &str = "'message' AS kind, m.id, m.locrit_id, s.key AS session_key, \
     m.role, m.content, m.created_at, m.edited_at";
 
-/// The message filters: `$1` Locrit, `$3` session key, `$4` role, `$5` since, `$6` until.
-pub(crate) const MESSAGE_FILTER: &str = "m.locrit_id = $1 AND s.status <> 'deleted' \
-    AND ($3 IS NULL OR s.key = $3) AND ($4 IS NULL OR m.role = $4) \
-    AND ($5 IS NULL OR m.created_at >= $5) AND ($6 IS NULL OR m.created_at < $6)";
+/// The message filters but the Locrit: `$3` session key, `$4` role, `$5` since, `$6` until.
+macro_rules! message_conditions {
+    () => {
+        "s.status <> 'deleted' AND ($3 IS NULL OR s.key = $3) AND ($4 IS NULL OR m.role = $4) \
+         AND ($5 IS NULL OR m.created_at >= $5) AND ($6 IS NULL OR m.created_at < $6)"
+    };
+}
 
-/// The memory filters, same parameters: a session or role filter excludes memories.
-pub(crate) const MEMORY_FILTER: &str = "y.locrit_id = $1 AND $3 IS NULL AND $4 IS NULL \
-    AND ($5 IS NULL OR y.created_at >= $5) AND ($6 IS NULL OR y.created_at < $6)";
+/// The memory filters but the Locrit, same parameters: a session or role filter excludes
+/// memories.
+macro_rules! memory_conditions {
+    () => {
+        "$3 IS NULL AND $4 IS NULL AND ($5 IS NULL OR y.created_at >= $5) \
+         AND ($6 IS NULL OR y.created_at < $6)"
+    };
+}
+
+/// The message filters: `$1` Locrit, and [`message_conditions`].
+pub(crate) const MESSAGE_FILTER: &str = concat!("m.locrit_id = $1 AND ", message_conditions!());
+
+/// The memory filters: `$1` Locrit, and [`memory_conditions`].
+pub(crate) const MEMORY_FILTER: &str = concat!("y.locrit_id = $1 AND ", memory_conditions!());
+
+/// Rows looked up by id compare their Locrit through an expression no index serves:
+/// otherwise SQLite, which keeps no statistics, walks the Locrit's whole index (every
+/// message it has) to pick out the few dozen ids asked for, on every search and every
+/// turn's recall.
+pub(crate) const MESSAGE_BY_ID_FILTER: &str = concat!(
+    "COALESCE(m.locrit_id, NULL) = $1 AND ",
+    message_conditions!()
+);
+
+/// [`MESSAGE_BY_ID_FILTER`] for memories.
+pub(crate) const MEMORY_BY_ID_FILTER: &str = concat!(
+    "COALESCE(y.locrit_id, NULL) = $1 AND ",
+    memory_conditions!()
+);
 
 /// `UNION ALL` of the parts the filter's kinds ask for; `None` when it asks for none.
 pub(crate) fn union_of_kinds(
@@ -407,7 +436,7 @@ macro_rules! impl_search_store {
                             "SELECT {}, CAST(0 AS DOUBLE PRECISION) AS score FROM messages m \
                              JOIN sessions s ON s.id = m.session_id WHERE {} AND m.id IN ({})",
                             $crate::search::MESSAGE_ITEM,
-                            $crate::search::MESSAGE_FILTER,
+                            $crate::search::MESSAGE_BY_ID_FILTER,
                             placeholders(7, messages.len())
                         )
                     },
@@ -417,7 +446,7 @@ macro_rules! impl_search_store {
                              NULL AS role, y.content, y.created_at, {} AS edited_at, CAST(0 AS DOUBLE PRECISION) AS score \
                              FROM memories y WHERE {} AND y.id IN ({}) AND $2 = $2",
                             $null_time,
-                            $crate::search::MEMORY_FILTER,
+                            $crate::search::MEMORY_BY_ID_FILTER,
                             placeholders(first_memory, memories.len())
                         )
                     },
@@ -553,7 +582,7 @@ macro_rules! impl_search_store {
                     }
                     let sql = format!(
                         "SELECT '{}' AS kind, item_id, vector, created_at FROM {} \
-                         WHERE locrit_id = $1 AND model = $2 AND item_id IN ({})",
+                         WHERE item_id IN ({}) AND model = $2 AND COALESCE(locrit_id, NULL) = $1",
                         kind.as_str(),
                         table_of(kind),
                         placeholders(3, ids.len())

@@ -731,17 +731,18 @@ macro_rules! impl_store {
                 locrit_id: Uuid,
                 query: &$crate::MemoryQuery,
             ) -> Result<Vec<Memory>> {
-                let sql = $crate::sql::select_memories(
+                // The pinned ones, which every turn recalls, through their own index
+                // (`memories_pinned`: only a literal `pinned = TRUE` matches it).
+                let pinned = if query.pinned_only { "AND pinned = TRUE" } else { "" };
+                let sql = $crate::sql::select_memories(&format!(
                     "WHERE locrit_id = $1 AND ($2 IS NULL OR id < $2) \
                      AND ($3 = FALSE OR (superseded_by IS NULL AND invalidated_at IS NULL)) \
-                     AND ($4 = FALSE OR pinned = TRUE) \
-                     ORDER BY id DESC LIMIT $5",
-                );
+                     {pinned} ORDER BY id DESC LIMIT $4",
+                ));
                 let rows: Vec<MemoryRow> = sqlx::query_as(&sql)
                     .bind(locrit_id)
                     .bind(query.before)
                     .bind(query.current_only)
-                    .bind(query.pinned_only)
                     .bind(query.limit.map_or(i64::MAX, i64::from))
                     .fetch_all(&self.pool)
                     .await?;
