@@ -553,6 +553,40 @@ async fn a_locked_store_fails_the_turn_and_only_what_is_stored_is_reported() {
         stored(&setup, "late").await,
         vec![turn.user_message.clone()]
     );
+
+    // Locked when the next question is committed: the model, asked alongside the
+    // commit, answers, and its answer is dropped unread; the caller is told.
+    setup.ollama.set_token_delay(Duration::ZERO);
+    let asked = setup.ollama.requests_on(Endpoint::Chat).len();
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut other_writer)
+        .await
+        .unwrap();
+    let error = setup
+        .core
+        .start_turn(request(&setup.locrit, "late", "again"))
+        .await
+        .err()
+        .unwrap();
+    sqlx::query("COMMIT")
+        .execute(&mut other_writer)
+        .await
+        .unwrap();
+    assert!(
+        matches!(error, Error::Store(locrit_store::StoreError::Busy)),
+        "{error:?}"
+    );
+    assert_eq!(
+        setup.ollama.requests_on(Endpoint::Chat).len(),
+        asked + 1,
+        "the model was asked while the question was being committed"
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        stored(&setup, "late").await,
+        vec![turn.user_message.clone()],
+        "neither the question nor its answer is stored"
+    );
 }
 
 #[tokio::test]

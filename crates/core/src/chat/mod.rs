@@ -1,9 +1,10 @@
 //! The chat engine: the one code path of a turn, whatever the transport.
 //!
 //! 1. Load the Locrit and check that this caller may talk to it.
-//! 2. Store the user's message (committed) before the model is called.
+//! 2. Store the user's message (committed) before any of the reply is read.
 //! 3. Build the prompt once (persona, recalled knowledge, history, the new message).
-//! 4. Call the model on the Locrit's own Ollama server, streaming.
+//! 4. Call the model on the Locrit's own Ollama server, streaming (alongside step 2's
+//!    commit: the reply is dropped unread if the commit fails).
 //! 5. Store the reply with its metadata, or what arrived of it, marked.
 //! 6. Publish every delta and the end on the turn's [`TurnLog`].
 //!
@@ -174,10 +175,11 @@ impl Core {
             user_id: user_id.as_deref(),
             session: &session,
         };
-        // The user's message is committed while the prompt's parts are gathered: the
-        // commit's fsync and recall's embedding round trip overlap. The model is called
-        // only once both are done, so never for a message that is not stored.
-        let preparing = async {
+        // The user's message is committed while the prompt is made and the model asked:
+        // the commit's fsync overlaps recall's embedding round trip and the model's
+        // start. Nothing of the reply is read, shown or stored until the message is
+        // committed; if the commit fails, the model's answer is dropped unread.
+        let answering = async {
             let backend = self.chat_backend(&url).await?;
             let context = self
                 .context_length(&*backend, &url, &locrit.ollama_model)
@@ -186,58 +188,58 @@ impl Core {
                 self.history_within(session.id, None, prompt::history_budget(context)),
                 self.recall(&locrit, asker, &text, prompt::window(context)),
             );
-            Ok::<_, Error>((backend, context, history?, recalled))
+            let mut history = history?;
+            // Read alongside the commit, the history may hold the new message.
+            let this_turn = json!(turn_id);
+            history.retain(|m| m.metadata.get("turn_id") != Some(&this_turn));
+            let prompt = prompt::build(
+                prompt::PromptParts {
+                    system,
+                    recalled: recalled.text.iter().cloned().collect(),
+                    history: &history,
+                    current: &text,
+                },
+                context,
+            );
+            let chat_request = ChatRequest {
+                model: locrit.ollama_model.clone(),
+                messages: prompt.messages,
+                options: ChatOptions {
+                    num_ctx: Some(prompt.num_ctx),
+                    ..ChatOptions::default()
+                },
+                format: None,
+            };
+            let stream = backend.chat(chat_request).await?;
+            Ok::<_, Error>((stream, prompt.dropped, recalled))
         };
         // Stored leased to this server until its reply begins: if the server stops
         // before, any server marks it unanswered. Once stored, its lease is renewed
-        // while the preparation goes on (a model server slow to embed for recall).
-        let (user_message, prepared) = {
+        // while the model is still starting (a model server slow to embed or to load).
+        let (user_message, answered) = {
             let storing =
                 self.store
                     .append_question(session.id, &new_message, runner::lease_from_now());
-            let (mut storing, mut preparing) = (std::pin::pin!(storing), std::pin::pin!(preparing));
-            let mut prepared = None;
+            let (mut storing, mut answering) = (std::pin::pin!(storing), std::pin::pin!(answering));
+            let mut answered = None;
             let user_message = loop {
                 tokio::select! {
                     stored = &mut storing => break stored?,
-                    done = &mut preparing, if prepared.is_none() => prepared = Some(done),
+                    done = &mut answering, if answered.is_none() => answered = Some(done),
                 }
             };
-            let prepared = match prepared {
-                Some(prepared) => prepared,
-                None => runner::while_waiting(&*self.store, &user_message, preparing).await,
+            let answered = match answered {
+                Some(answered) => answered,
+                None => runner::while_waiting(&*self.store, &user_message, answering).await,
             };
-            (user_message, prepared)
+            (user_message, answered)
         };
-        let (backend, context, mut history, recalled) = prepared?;
-        // The history was read alongside the commit: it may hold the new message (and
-        // the session's lock keeps other turns out, but not other writers).
-        history.retain(|m| m.seq < user_message.seq);
-        let prompt = prompt::build(
-            prompt::PromptParts {
-                system,
-                recalled: recalled.text.iter().cloned().collect(),
-                history: &history,
-                current: &text,
-            },
-            context,
-        );
-        let chat_request = ChatRequest {
-            model: locrit.ollama_model.clone(),
-            messages: prompt.messages,
-            options: ChatOptions {
-                num_ctx: Some(prompt.num_ctx),
-                ..ChatOptions::default()
-            },
-            format: None,
-        };
-        let starting = backend.chat(chat_request);
-        let stream = match runner::while_waiting(&*self.store, &user_message, starting).await {
-            Ok(stream) => stream,
+        let (stream, dropped_history, recalled) = match answered {
+            Ok(answered) => answered,
             Err(error) => {
-                tracing::warn!(locrit = %locrit.name, %error, "the model did not start; the user's message is kept");
+                tracing::warn!(locrit = %locrit.name, %error, "the turn did not start; the user's message is kept");
                 runner::mark_unanswered(&*self.store, &user_message, &error.to_string()).await;
-                return Err(error.into());
+                return Err(error);
             }
         };
 
@@ -268,7 +270,7 @@ impl Core {
             session_id: session.id,
             model: locrit.ollama_model.clone(),
             user_message: user_message.clone(),
-            dropped_history: prompt.dropped,
+            dropped_history,
             recalled: recalled.metadata(),
         };
         let core = self.clone();
