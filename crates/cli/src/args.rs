@@ -16,7 +16,12 @@ pub struct Cli {
     /// Log filter: error, warn, info, debug, trace, or per module (`locrit=debug`).
     /// RUST_LOG, when set, wins. By default the ANN library's notes on each graph it
     /// builds or drops are left out.
-    #[arg(long, global = true, env = "LOCRIT_LOG_LEVEL", default_value = "info,hnsw_rs=warn")]
+    #[arg(
+        long,
+        global = true,
+        env = "LOCRIT_LOG_LEVEL",
+        default_value = "info,hnsw_rs=warn"
+    )]
     pub log_level: String,
 }
 

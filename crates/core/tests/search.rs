@@ -461,3 +461,53 @@ async fn new_vectors_are_found_at_once_when_embedded_here_within_a_second_otherw
         "{hits:?}"
     );
 }
+
+#[tokio::test]
+async fn a_search_that_stops_waiting_leaves_the_index_building_for_the_next() {
+    // Enough vectors that building their index takes longer than the searches below
+    // wait (recall gives up after half a second): about 0.5 ms each on this project's
+    // machines, so seconds.
+    const COUNT: usize = 10_000;
+    let setup = setup().await;
+    let texts: Vec<String> = (0..COUNT).map(|i| format!("note number {i}")).collect();
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    store_messages(&setup, "many", &texts).await;
+    let store = setup.core.store();
+    let backlog = store
+        .embedding_backlog(setup.locrit.id, EMBEDDER, None, COUNT as u32)
+        .await
+        .unwrap();
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let embeddings: Vec<locrit_store::NewEmbedding> = backlog
+        .into_iter()
+        .map(|task| {
+            let vector = (0..64)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    (seed % 2_000) as f32 / 1_000.0 - 1.0
+                })
+                .collect();
+            locrit_store::NewEmbedding { task, vector }
+        })
+        .collect();
+    store.put_embeddings(EMBEDDER, &embeddings).await.unwrap();
+
+    // Each search gives up after 300 ms. Were the build the first search's own work,
+    // each would start it again and throw it away, and none would ever find the index.
+    let deadline = Instant::now() + Duration::from_secs(90);
+    let hybrid = query("note number 7", SearchMode::Hybrid);
+    loop {
+        let searching = setup.core.search(&setup.locrit, &hybrid);
+        if let Ok(results) = tokio::time::timeout(Duration::from_millis(300), searching).await {
+            let semantic = results.unwrap().semantic.unwrap();
+            if semantic.available {
+                assert!(semantic.indexed >= COUNT, "{semantic:?}");
+                break;
+            }
+        }
+        assert!(Instant::now() < deadline, "the index was never ready");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

@@ -2,9 +2,10 @@
 //!
 //! An HNSW graph ([`hnsw_rs`]: pure Rust, so no C++ toolchain in the build, with
 //! inserts through `&self` that run while searches do, and parallel bulk inserts for
-//! the first build). It lives in memory, is built from the store on first use, and
-//! catches up with the store before each search, so vectors written by the embedding
-//! worker (or by another server sharing the PostgreSQL store) are found. The graph
+//! the first build). It lives in memory, is built from the store on first use (by a
+//! task of its own: `Core::ann_index`), and catches up with the store before each
+//! search, so vectors written by the embedding worker (or by another server sharing the
+//! PostgreSQL store) are found. The graph
 //! cannot remove points: a deleted or re-embedded row leaves a stale point behind,
 //! which is harmless because every candidate is checked against the store (the source
 //! of truth) and re-scored with its stored vector. A restart rebuilds a clean graph.

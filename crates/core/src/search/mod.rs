@@ -21,7 +21,7 @@ use locrit_domain::{Locrit, MemoryService, Role, ValidationError};
 use locrit_llm::Timeouts;
 use locrit_store::{ItemRef, KeywordQuery, SearchItem, query_terms};
 use serde::{Deserialize, Serialize};
-use tokio::sync::OnceCell;
+use tokio::sync::watch;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
@@ -108,13 +108,23 @@ pub struct SearchResults {
     pub next_offset: Option<u32>,
 }
 
-/// An index built once, by the first search that needs it.
-type LazyIndex = Arc<OnceCell<Arc<AnnIndex>>>;
+/// An index: `None` while its build (started by the first search that needs it) runs.
+type IndexSlot = watch::Receiver<Option<Arc<AnnIndex>>>;
+
+/// How long a search waits for an index being built before it answers without it
+/// (keyword hits, and the reason). A million vectors take minutes to index.
+const INDEX_PATIENCE: Duration = Duration::from_secs(2);
+
+/// A Locrit's index for a model, or why a search goes on without it.
+enum Index {
+    Ready(Arc<AnnIndex>),
+    Unready(&'static str),
+}
 
 /// The ANN indexes, one per (Locrit, model).
 #[derive(Default)]
 pub(crate) struct SearchState {
-    indexes: Mutex<HashMap<(Uuid, String), LazyIndex>>,
+    indexes: Mutex<HashMap<(Uuid, String), IndexSlot>>,
 }
 
 impl Core {
@@ -228,7 +238,13 @@ impl Core {
                 return Ok((Vec::new(), status));
             }
         };
-        let index = self.ann_index(locrit.id, &model).await?;
+        let index = match self.ann_index(locrit.id, &model).await? {
+            Index::Ready(index) => index,
+            Index::Unready(reason) => {
+                status.reason = Some(reason.to_owned());
+                return Ok((Vec::new(), status));
+            }
+        };
         status.indexed = index.len();
         if let Some(dim) = index.dim().filter(|d| *d != vector.len()) {
             status.reason = Some(format!(
@@ -267,37 +283,60 @@ impl Core {
         Ok((items, status))
     }
 
-    /// The index of a Locrit's vectors for a model, built on first use and brought up
-    /// to date with the store.
-    async fn ann_index(&self, locrit_id: Uuid, model: &str) -> Result<Arc<AnnIndex>> {
-        let cell = {
+    /// The index of a Locrit's vectors for a model, brought up to date with the store,
+    /// or why there is none yet. The build is a task of its own, started by the
+    /// first search that needs it: a search that stops waiting (recall gives up after
+    /// half a second) leaves it running for the next one.
+    async fn ann_index(&self, locrit_id: Uuid, model: &str) -> Result<Index> {
+        let key = (locrit_id, model.to_owned());
+        let (mut slot, build) = {
             let mut indexes = self.search.indexes.lock().expect("ann indexes");
             // Another model's index for this Locrit is obsolete.
             indexes.retain(|(locrit, m), _| *locrit != locrit_id || m == model);
-            indexes
-                .entry((locrit_id, model.to_owned()))
-                .or_default()
-                .clone()
+            match indexes.get(&key) {
+                Some(slot) => (slot.clone(), None),
+                None => {
+                    let (ready, slot) = watch::channel(None);
+                    indexes.insert(key.clone(), slot.clone());
+                    (slot, Some(ready))
+                }
+            }
         };
-        let mut built_now = false;
-        let index = cell
-            .get_or_try_init(|| async {
-                built_now = true;
-                let read_at = Utc::now();
-                let vectors = self.store.embeddings(locrit_id, model, None).await?;
-                let index = tokio::task::spawn_blocking(move || {
-                    let index = AnnIndex::new(vectors.len());
-                    index.add(vectors);
-                    index.read_done(read_at);
-                    Arc::new(index)
-                })
-                .await
-                .expect("building the index does not panic");
-                Ok::<_, crate::Error>(index)
-            })
-            .await?
-            .clone();
-        if !built_now && index.begin_catch_up_if_due() {
+        if let Some(ready) = build {
+            let core = self.clone();
+            tokio::spawn(async move {
+                match core.build_ann_index(locrit_id, &key.1).await {
+                    Ok(index) => {
+                        let _ = ready.send(Some(index));
+                    }
+                    Err(error) => {
+                        // Forgotten, so that the next search tries again; its waiters
+                        // see the build end without an index.
+                        tracing::warn!(%error, locrit = %locrit_id, "could not build the search index");
+                        core.search
+                            .indexes
+                            .lock()
+                            .expect("ann indexes")
+                            .remove(&key);
+                    }
+                }
+            });
+        }
+        let index = match tokio::time::timeout(INDEX_PATIENCE, slot.wait_for(Option::is_some)).await
+        {
+            Ok(Ok(index)) => index.clone().expect("waited for an index"),
+            Ok(Err(_)) => {
+                return Ok(Index::Unready(
+                    "the index of its vectors could not be built (see the server's log)",
+                ));
+            }
+            Err(_) => {
+                return Ok(Index::Unready(
+                    "the index of its vectors is being built; until then, keyword hits only",
+                ));
+            }
+        };
+        if index.begin_catch_up_if_due() {
             let read_at = Utc::now();
             let fresh = self
                 .store
@@ -315,6 +354,23 @@ impl Core {
                 .expect("adding to the index does not panic");
             }
         }
+        Ok(Index::Ready(index))
+    }
+
+    /// Builds a Locrit's index for a model from every vector stored.
+    async fn build_ann_index(&self, locrit_id: Uuid, model: &str) -> Result<Arc<AnnIndex>> {
+        let read_at = Utc::now();
+        let vectors = self.store.embeddings(locrit_id, model, None).await?;
+        let index = tokio::task::spawn_blocking(move || {
+            let index = AnnIndex::new(vectors.len());
+            index.add(vectors);
+            index.read_done(read_at);
+            // Caught up by this very read: the next search need not read again.
+            index.begin_catch_up_if_due();
+            Arc::new(index)
+        })
+        .await
+        .expect("building the index does not panic");
         Ok(index)
     }
 
@@ -322,9 +378,8 @@ impl Core {
     /// before its next search.
     pub(crate) fn vectors_stored(&self, locrit_id: Uuid, model: &str) {
         let indexes = self.search.indexes.lock().expect("ann indexes");
-        if let Some(index) = indexes
-            .get(&(locrit_id, model.to_owned()))
-            .and_then(|cell| cell.get())
+        if let Some(slot) = indexes.get(&(locrit_id, model.to_owned()))
+            && let Some(index) = &*slot.borrow()
         {
             index.mark_stale();
         }
