@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
-use locrit_core::search::{SearchMode, SearchQuery};
+use locrit_core::search::{INDEX_BUILDING, SearchMode, SearchQuery};
 use locrit_core::{Core, GlobalConfigChanges};
 use locrit_domain::Locrit;
 use locrit_store::{MessagePage, SessionQuery, SqliteSync, Store, StoreConfig};
@@ -91,6 +91,27 @@ impl History {
         self.search(text, SearchMode::Hybrid).await
     }
 
+    /// Waits for the HNSW graph, which the first semantic search starts building.
+    pub async fn until_indexed(&mut self) -> anyhow::Result<()> {
+        loop {
+            let query = SearchQuery {
+                text: word(self.rng.zipf_rank()),
+                mode: SearchMode::Hybrid,
+                limit: 1,
+                ..Default::default()
+            };
+            let found = self.core.search(&self.locrit, &query).await?;
+            let semantic = found.semantic.context("hybrid asks for semantic search")?;
+            if semantic.available {
+                return Ok(());
+            }
+            ensure!(
+                semantic.reason.as_deref() == Some(INDEX_BUILDING),
+                "semantic search unavailable: {semantic:?}"
+            );
+        }
+    }
+
     async fn search(&self, text: String, mode: SearchMode) -> anyhow::Result<usize> {
         let query = SearchQuery {
             text,
@@ -119,7 +140,7 @@ pub struct Report {
     pub newest_page: Latency,
     pub keyword_search: Latency,
     pub keyword_hits_per_query: f64,
-    /// The HNSW graph is built from the store on the first semantic search.
+    /// The HNSW graph is built from the store from the first semantic search on.
     pub hnsw_build_seconds: Option<f64>,
     pub hybrid_search: Option<Latency>,
     pub targets: Vec<Target>,
@@ -170,7 +191,7 @@ pub async fn run(options: &HistoryOptions<'_>) -> anyhow::Result<Value> {
     let (mut hnsw_build_seconds, mut hybrid_search) = (None, None);
     if options.hybrid {
         let started = Instant::now();
-        history.hybrid_search().await?;
+        history.until_indexed().await?;
         hnsw_build_seconds = Some(started.elapsed().as_secs_f64());
         hybrid_search = Some(time(options.samples, async || history.hybrid_search().await).await?);
     }

@@ -121,6 +121,10 @@ enum Index {
     Unready(&'static str),
 }
 
+/// Why a search went on without semantic hits while the index is first built.
+pub const INDEX_BUILDING: &str =
+    "the index of its vectors is being built; until then, keyword hits only";
+
 /// The ANN indexes, one per (Locrit, model).
 #[derive(Default)]
 pub(crate) struct SearchState {
@@ -331,9 +335,7 @@ impl Core {
                 ));
             }
             Err(_) => {
-                return Ok(Index::Unready(
-                    "the index of its vectors is being built; until then, keyword hits only",
-                ));
+                return Ok(Index::Unready(INDEX_BUILDING));
             }
         };
         if index.begin_catch_up_if_due() {
