@@ -483,6 +483,34 @@ async fn a_hundred_concurrent_chats_over_ten_sessions_keep_every_message_in_orde
     assert_eq!(total, 200);
 }
 
+/// Starts a turn while another connection holds the store's write lock: the turn fails
+/// as the store is busy.
+async fn turn_while_locked(
+    setup: &Setup,
+    other_writer: &mut sqlx::SqliteConnection,
+    session: &str,
+    text: &str,
+) {
+    sqlx::query("BEGIN EXCLUSIVE")
+        .execute(&mut *other_writer)
+        .await
+        .unwrap();
+    let error = setup
+        .core
+        .start_turn(request(&setup.locrit, session, text))
+        .await
+        .err()
+        .unwrap();
+    sqlx::query("COMMIT")
+        .execute(&mut *other_writer)
+        .await
+        .unwrap();
+    assert!(
+        matches!(error, Error::Store(locrit_store::StoreError::Busy)),
+        "{error:?}"
+    );
+}
+
 #[tokio::test]
 async fn a_locked_store_fails_the_turn_and_only_what_is_stored_is_reported() {
     use sqlx::Connection;
@@ -496,24 +524,7 @@ async fn a_locked_store_fails_the_turn_and_only_what_is_stored_is_reported() {
         .unwrap();
 
     // Locked before the turn: nothing is stored, and the caller is told.
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut other_writer)
-        .await
-        .unwrap();
-    let error = setup
-        .core
-        .start_turn(request(&setup.locrit, "locked", "hello"))
-        .await
-        .err()
-        .unwrap();
-    assert!(
-        matches!(error, Error::Store(locrit_store::StoreError::Busy)),
-        "{error:?}"
-    );
-    sqlx::query("COMMIT")
-        .execute(&mut other_writer)
-        .await
-        .unwrap();
+    turn_while_locked(&setup, &mut other_writer, "locked", "hello").await;
     assert!(
         setup.core.session(&setup.locrit, "locked").await.is_err(),
         "nothing was stored"
@@ -558,24 +569,7 @@ async fn a_locked_store_fails_the_turn_and_only_what_is_stored_is_reported() {
     // commit, answers, and its answer is dropped unread; the caller is told.
     setup.ollama.set_token_delay(Duration::ZERO);
     let asked = setup.ollama.requests_on(Endpoint::Chat).len();
-    sqlx::query("BEGIN EXCLUSIVE")
-        .execute(&mut other_writer)
-        .await
-        .unwrap();
-    let error = setup
-        .core
-        .start_turn(request(&setup.locrit, "late", "again"))
-        .await
-        .err()
-        .unwrap();
-    sqlx::query("COMMIT")
-        .execute(&mut other_writer)
-        .await
-        .unwrap();
-    assert!(
-        matches!(error, Error::Store(locrit_store::StoreError::Busy)),
-        "{error:?}"
-    );
+    turn_while_locked(&setup, &mut other_writer, "late", "again").await;
     assert_eq!(
         setup.ollama.requests_on(Endpoint::Chat).len(),
         asked + 1,
