@@ -152,21 +152,31 @@ impl Core {
                 }),
             }
         };
-        tokio::pin!(work);
-        let mut renewal = tokio::time::interval(settings.lease / 3);
-        renewal.tick().await;
-        let result = loop {
-            tokio::select! {
-                result = &mut work => break result,
-                _ = renewal.tick() => {
-                    let lease_until = Utc::now() + settings.lease;
-                    match self.store.renew_job(job.id, &self.jobs.runner, lease_until).await {
-                        Ok(true) => {}
-                        Ok(false) => tracing::warn!(job = %job.id, "job lease lost while it ran"),
-                        Err(error) => tracing::warn!(job = %job.id, %error, "cannot renew a job's lease"),
+        // The renewal runs beside the work, never instead of it: a renewal waiting for
+        // the store's writer while the work, not polled, held it in a transaction, waited
+        // for the pool's timeout (30 s) each time, and the job's lease ran out.
+        let renewing = async {
+            let mut renewal = tokio::time::interval(settings.lease / 3);
+            renewal.tick().await;
+            loop {
+                renewal.tick().await;
+                let lease_until = Utc::now() + settings.lease;
+                match self
+                    .store
+                    .renew_job(job.id, &self.jobs.runner, lease_until)
+                    .await
+                {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(job = %job.id, "job lease lost while it ran"),
+                    Err(error) => {
+                        tracing::warn!(job = %job.id, %error, "cannot renew a job's lease")
                     }
                 }
             }
+        };
+        let result = tokio::select! {
+            result = work => result,
+            () = renewing => unreachable!("the renewal goes on until the work ends"),
         };
         let outcome = match result {
             Ok(()) => JobOutcome::Done,
