@@ -483,24 +483,32 @@ macro_rules! impl_search_store {
                 since: Option<DateTime<Utc>>,
                 limit: u32,
             ) -> Result<Vec<$crate::search::EmbedTask>> {
-                let sql = "SELECT * FROM (\
+                // As for `embeddings`: `since` is a condition only when given.
+                let since_of = |alias: &str| match since {
+                    Some(_) => format!("AND {alias}.created_at >= $4"),
+                    None => String::new(),
+                };
+                let sql = format!(
+                    "SELECT * FROM (\
                     SELECT 'message' AS kind, m.id, m.locrit_id, m.content, m.created_at \
-                    FROM messages m WHERE m.locrit_id = $1 \
-                    AND ($3 IS NULL OR m.created_at >= $3) AND NOT EXISTS \
+                    FROM messages m WHERE m.locrit_id = $1 {} AND NOT EXISTS \
                     (SELECT 1 FROM message_embeddings e WHERE e.item_id = m.id AND e.model = $2) \
                     UNION ALL \
                     SELECT 'memory' AS kind, y.id, y.locrit_id, y.content, y.created_at \
-                    FROM memories y WHERE y.locrit_id = $1 \
-                    AND ($3 IS NULL OR y.created_at >= $3) AND NOT EXISTS \
+                    FROM memories y WHERE y.locrit_id = $1 {} AND NOT EXISTS \
                     (SELECT 1 FROM memory_embeddings e WHERE e.item_id = y.id AND e.model = $2)\
-                    ) backlog ORDER BY created_at DESC LIMIT $4";
-                let rows: Vec<$crate::search::TaskRow> = sqlx::query_as(sql)
+                    ) backlog ORDER BY created_at DESC LIMIT $3",
+                    since_of("m"),
+                    since_of("y"),
+                );
+                let mut query = sqlx::query_as(&sql)
                     .bind(locrit_id)
                     .bind(model)
-                    .bind(since)
-                    .bind(i64::from(limit))
-                    .fetch_all(&self.pool)
-                    .await?;
+                    .bind(i64::from(limit));
+                if let Some(since) = since {
+                    query = query.bind(since);
+                }
+                let rows: Vec<$crate::search::TaskRow> = query.fetch_all(&self.pool).await?;
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
@@ -543,19 +551,29 @@ macro_rules! impl_search_store {
                 model: &str,
                 since: Option<DateTime<Utc>>,
             ) -> Result<Vec<$crate::search::StoredVector>> {
-                let sql = "SELECT * FROM (\
+                // Two texts, not `($3 IS NULL OR created_at >= $3)`: with the OR, the
+                // planners walk every vector of the Locrit instead of the index's range,
+                // and a catch-up (a few new vectors) took as long as reading them all.
+                let since_condition = if since.is_some() {
+                    "AND created_at >= $3"
+                } else {
+                    ""
+                };
+                let sql = format!(
+                    "SELECT * FROM (\
                     SELECT 'message' AS kind, item_id, vector, created_at FROM message_embeddings \
-                    WHERE locrit_id = $1 AND model = $2 AND ($3 IS NULL OR created_at >= $3) \
+                    WHERE locrit_id = $1 AND model = $2 {since_condition} \
                     UNION ALL \
                     SELECT 'memory' AS kind, item_id, vector, created_at FROM memory_embeddings \
-                    WHERE locrit_id = $1 AND model = $2 AND ($3 IS NULL OR created_at >= $3)\
-                    ) stored ORDER BY created_at";
-                let rows: Vec<(String, Uuid, Vec<u8>, DateTime<Utc>)> = sqlx::query_as(sql)
-                    .bind(locrit_id)
-                    .bind(model)
-                    .bind(since)
-                    .fetch_all(&self.pool)
-                    .await?;
+                    WHERE locrit_id = $1 AND model = $2 {since_condition}\
+                    ) stored ORDER BY created_at"
+                );
+                let mut query = sqlx::query_as(&sql).bind(locrit_id).bind(model);
+                if let Some(since) = since {
+                    query = query.bind(since);
+                }
+                let rows: Vec<(String, Uuid, Vec<u8>, DateTime<Utc>)> =
+                    query.fetch_all(&self.pool).await?;
                 rows.into_iter().map($crate::search::stored_vector).collect()
             }
 

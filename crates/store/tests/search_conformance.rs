@@ -373,6 +373,11 @@ mod cases {
             .await
             .unwrap();
         assert_eq!(backlog.len(), 3);
+        // `since` keeps the rows written from then on.
+        let since = |hours| Some(Utc::now() + Duration::hours(hours));
+        let backlog_since = |hours| store.embedding_backlog(pixie.id, "m1", since(hours), 10);
+        assert_eq!(backlog_since(-1).await.unwrap(), backlog);
+        assert!(backlog_since(1).await.unwrap().is_empty());
         let embedded: Vec<NewEmbedding> = backlog
             .iter()
             .enumerate()
@@ -408,10 +413,14 @@ mod cases {
         assert_eq!(first_stored.vector, first.vector);
         assert!(
             store
-                .embeddings(pixie.id, "m1", Some(Utc::now() + Duration::hours(1)))
+                .embeddings(pixie.id, "m1", since(1))
                 .await
                 .unwrap()
                 .is_empty()
+        );
+        assert_eq!(
+            store.embeddings(pixie.id, "m1", since(-1)).await.unwrap(),
+            stored
         );
 
         // An edit drops the stale vector; a vector computed from the old text is refused.
