@@ -85,38 +85,41 @@ impl Core {
             messages: scope.other_sessions != OtherSessions::None,
             memories: scope.memories,
         };
-        let (relevant_memories, relevant_messages): (Vec<SearchHit>, Vec<SearchHit>) =
+        // The pinned memories are read while the search runs.
+        let relevant = async {
             if kinds.messages || kinds.memories {
-                self.relevant(locrit, text, kinds)
-                    .await?
-                    .into_iter()
-                    .partition(|hit| hit.kind == ItemKind::Memory)
+                self.relevant(locrit, text, kinds).await
             } else {
-                (Vec::new(), Vec::new())
+                Ok(Vec::new())
+            }
+        };
+        let pinned = async {
+            if !scope.memories {
+                return Ok(Vec::new());
+            }
+            let pinned = MemoryQuery {
+                current_only: true,
+                pinned_only: true,
+                limit: Some(MAX_PINNED),
+                ..MemoryQuery::default()
             };
+            Ok::<_, crate::Error>(self.store.memories(locrit.id, &pinned).await?)
+        };
+        let (relevant, pinned) = tokio::try_join!(relevant, pinned)?;
+        let (relevant_memories, relevant_messages): (Vec<SearchHit>, Vec<SearchHit>) = relevant
+            .into_iter()
+            .partition(|hit| hit.kind == ItemKind::Memory);
         let mut facts = Vec::new();
         if scope.memories {
-            let pinned = self
-                .store
-                .memories(
-                    locrit.id,
-                    &MemoryQuery {
-                        current_only: true,
-                        pinned_only: true,
-                        limit: Some(MAX_PINNED),
-                        ..MemoryQuery::default()
-                    },
-                )
-                .await?;
+            let found = futures::future::try_join_all(
+                relevant_memories
+                    .iter()
+                    .filter(|hit| pinned.iter().all(|m| m.id != hit.id))
+                    .map(|hit| self.store.memory(locrit.id, hit.id)),
+            )
+            .await?;
             let mut candidates: Vec<Memory> = pinned;
-            for hit in relevant_memories {
-                if candidates.iter().all(|m| m.id != hit.id)
-                    && let Some(memory) = self.store.memory(locrit.id, hit.id).await?
-                    && memory.is_current()
-                {
-                    candidates.push(memory);
-                }
-            }
+            candidates.extend(found.into_iter().flatten().filter(Memory::is_current));
             for memory in candidates {
                 let cost = estimate_tokens(&memory.content);
                 if cost > budget {

@@ -148,28 +148,28 @@ impl Core {
             return Ok(empty);
         }
 
-        let keyword = if query.mode == SearchMode::Semantic {
-            Vec::new()
-        } else {
-            self.store
-                .keyword_search(
-                    locrit.id,
-                    &KeywordQuery {
-                        terms: terms.clone(),
-                        any: query.any_word,
-                        filter: query.filter.clone(),
-                        limit: wanted as u32,
-                        offset: 0,
-                    },
-                )
-                .await?
+        // Side by side: the full-text query runs while the query is embedded.
+        let keyword = async {
+            if query.mode == SearchMode::Semantic {
+                return Ok(Vec::new());
+            }
+            let keyword = KeywordQuery {
+                terms: terms.clone(),
+                any: query.any_word,
+                filter: query.filter.clone(),
+                limit: wanted as u32,
+                offset: 0,
+            };
+            Ok::<_, crate::Error>(self.store.keyword_search(locrit.id, &keyword).await?)
         };
-        let (semantic, status) = if query.mode == SearchMode::Keyword {
-            (Vec::new(), None)
-        } else {
+        let semantic = async {
+            if query.mode == SearchMode::Keyword {
+                return Ok((Vec::new(), None));
+            }
             let (found, status) = self.semantic_search(locrit, query, wanted).await?;
-            (found, Some(status))
+            Ok::<_, crate::Error>((found, Some(status)))
         };
+        let (keyword, (semantic, status)) = tokio::try_join!(keyword, semantic)?;
 
         let ranked = match query.mode {
             SearchMode::Keyword => keyword,
