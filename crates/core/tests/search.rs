@@ -511,3 +511,28 @@ async fn a_search_that_stops_waiting_leaves_the_index_building_for_the_next() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// Recall's any-word query leaves out the words most rows hold: among a thousand
+/// greetings, "hello zebra" is asked as "zebra", while a search for every word still
+/// finds the greetings.
+#[tokio::test]
+async fn recall_leaves_out_the_words_most_rows_hold() {
+    let setup = setup().await;
+    let greetings: Vec<String> = (0..1_000).map(|n| format!("hello number {n}")).collect();
+    let greetings: Vec<&str> = greetings.iter().map(String::as_str).collect();
+    store_messages(&setup, "greetings", &greetings).await;
+    store_messages(&setup, "zoo", &["a zebra at the zoo"]).await;
+    let recall = |text: &str| SearchQuery {
+        any_word: true,
+        ..query(text, SearchMode::Keyword)
+    };
+    let found = setup
+        .core
+        .search(&setup.locrit, &recall("hello zebra"))
+        .await;
+    assert_eq!(contents(&found.unwrap()), ["a zebra at the zoo"]);
+    let found = setup.core.search(&setup.locrit, &recall("hello")).await;
+    assert!(found.unwrap().hits.is_empty());
+    let found = search(&setup, "hello", SearchMode::Keyword).await;
+    assert_eq!(found.hits.len(), 10);
+}

@@ -237,13 +237,17 @@ crate::search::impl_search_store!(
     SqliteStore,
     crate::search::sqlite::keyword_sql,
     crate::search::sqlite::match_expression,
-    "NULL"
+    "NULL",
+    crate::search::sqlite::TOTAL_ROWS,
+    crate::search::sqlite::TERM_ROWS
 );
 crate::search::impl_search_store!(
     PostgresStore,
     crate::search::postgres::keyword_sql,
     crate::search::postgres::match_expression,
-    "NULL::timestamptz"
+    "NULL::timestamptz",
+    crate::search::postgres::TOTAL_ROWS,
+    crate::search::postgres::TERM_ROWS
 );
 
 /// Whether the SQLite writer may be used again: sqlx counts no transaction open on it.

@@ -99,6 +99,14 @@ pub struct KeywordQuery {
     pub offset: u32,
 }
 
+/// Row counts of the full-text index: [`SearchStore::term_rows`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TermRows {
+    pub total: u64,
+    /// Rows holding each term, in the order asked.
+    pub per_term: Vec<u64>,
+}
+
 /// A row that matched, with what a result list shows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SearchItem {
@@ -179,6 +187,11 @@ pub trait SearchStore: Send + Sync {
         items: &[ItemRef],
         filter: &SearchFilter,
     ) -> Result<Vec<SearchItem>>;
+
+    /// How many rows (messages and memories of every Locrit) the full-text index holds,
+    /// and how many of them hold each term: what tells a word too common to mean
+    /// anything in a ranking.
+    async fn term_rows(&self, terms: &[String]) -> Result<TermRows>;
 
     /// Up to `limit` of the Locrit's messages and memories without an embedding for
     /// `model`, newest first; with `since`, only rows created from then on.
@@ -383,9 +396,11 @@ impl TryFrom<TaskRow> for EmbedTask {
 
 /// Implements [`SearchStore`] for a store type; `$keyword_sql` turns a query into the
 /// dialect's ranked full-text SQL (parameters as in `MESSAGE_FILTER`, `$2` the match
-/// expression, `$7` limit, `$8` offset) and `$match_expression` builds `$2`.
+/// expression, `$7` limit, `$8` offset) and `$match_expression` builds `$2`;
+/// `$total_rows` counts the indexed rows and `$term_rows` those holding the term `$1`.
 macro_rules! impl_search_store {
-    ($store:ty, $keyword_sql:path, $match_expression:path, $null_time:expr) => {
+    ($store:ty, $keyword_sql:path, $match_expression:path, $null_time:expr,
+     $total_rows:path, $term_rows:path) => {
         #[async_trait::async_trait]
         impl $crate::search::SearchStore for $store {
             async fn keyword_search(
@@ -412,6 +427,23 @@ macro_rules! impl_search_store {
                     .fetch_all(&self.pool)
                     .await?;
                 rows.into_iter().map(TryInto::try_into).collect()
+            }
+
+            async fn term_rows(&self, terms: &[String]) -> Result<$crate::search::TermRows> {
+                let count = |n: i64| u64::try_from(n).unwrap_or_default();
+                let (total,): (i64,) = sqlx::query_as($total_rows).fetch_one(&self.pool).await?;
+                let mut per_term = Vec::with_capacity(terms.len());
+                for term in terms {
+                    let (rows,): (i64,) = sqlx::query_as($term_rows)
+                        .bind(term.to_lowercase())
+                        .fetch_one(&self.pool)
+                        .await?;
+                    per_term.push(count(rows));
+                }
+                Ok($crate::search::TermRows {
+                    total: count(total),
+                    per_term,
+                })
             }
 
             async fn search_items(
@@ -650,6 +682,12 @@ pub(crate) mod sqlite {
         quoted.join(if any { " OR " } else { " " })
     }
 
+    pub(crate) const TOTAL_ROWS: &str = "SELECT count(*) FROM search_docs";
+    /// From FTS5's own term list (`search_fts_terms`), whose terms are lowercased
+    /// without diacritics: a term with some is not found there, so counted as rare.
+    pub(crate) const TERM_ROWS: &str =
+        "SELECT COALESCE((SELECT doc FROM search_fts_terms WHERE term = $1), 0)";
+
     pub(crate) fn keyword_sql(kinds: Kinds) -> Option<String> {
         // bm25 is lower for better matches: negate it so higher is better. `CROSS JOIN`
         // keeps SQLite's join order: the full-text matches first, then their rows (left
@@ -692,6 +730,13 @@ pub(crate) mod postgres {
     pub(crate) fn match_expression(terms: &[String], any: bool) -> String {
         terms.join(if any { " | " } else { " & " })
     }
+
+    pub(crate) const TOTAL_ROWS: &str =
+        "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM memories)";
+    pub(crate) const TERM_ROWS: &str = "SELECT \
+        (SELECT count(*) FROM messages WHERE search_vector @@ q) + \
+        (SELECT count(*) FROM memories WHERE search_vector @@ q) \
+        FROM to_tsquery('simple'::regconfig, locrit_search_fold($1)) q";
 
     pub(crate) fn keyword_sql(kinds: Kinds) -> Option<String> {
         let query = "to_tsquery('simple'::regconfig, locrit_search_fold($2))";

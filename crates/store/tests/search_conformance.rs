@@ -10,7 +10,7 @@ use locrit_domain::{Locrit, NewLocrit, NewMemory, NewMessage, NewSession, Role, 
 use locrit_domain::{Message, SessionStatus};
 use locrit_store::{
     EmbedTask, ItemKind, ItemRef, KeywordQuery, Kinds, NewEmbedding, SearchFilter, Store,
-    StoreConfig, query_terms,
+    StoreConfig, TermRows, query_terms,
 };
 use locrit_testkit::TestDatabase;
 use serde_json::json;
@@ -354,6 +354,38 @@ mod cases {
         let _ = session;
     }
 
+    pub async fn term_rows_count_the_rows_of_every_locrit_holding_each_term(store: Arc<dyn Store>) {
+        let pixie = new_locrit(&store, "Pixie").await;
+        let other = new_locrit(&store, "Other").await;
+        let texts = [
+            (Role::User, "apple banana"),
+            (Role::Assistant, "Apple cherry"),
+        ];
+        session_with(&store, &pixie, "s", &texts).await;
+        session_with(
+            &store,
+            &other,
+            "s",
+            &[(Role::User, "apple pie, apple tart")],
+        )
+        .await;
+        store
+            .insert_memory(pixie.id, &memory("banana bread"))
+            .await
+            .unwrap();
+        let terms = ["apple", "BANANA", "cherry", "zebra"].map(String::from);
+        assert_eq!(
+            store.term_rows(&terms).await.unwrap(),
+            TermRows {
+                total: 4,
+                per_term: vec![3, 2, 1, 0],
+            }
+        );
+        assert!(store.delete_locrit(other.id).await.unwrap());
+        let counted = store.term_rows(&terms[..1]).await.unwrap();
+        assert_eq!((counted.total, counted.per_term), (3, vec![2]));
+    }
+
     pub async fn embeddings_are_stored_per_model_and_follow_their_rows(store: Arc<dyn Store>) {
         let pixie = new_locrit(&store, "Pixie").await;
         let (_, messages) = session_with(
@@ -613,4 +645,5 @@ conformance!(
     the_index_follows_edits_and_deletes,
     embeddings_are_stored_per_model_and_follow_their_rows,
     search_items_resolves_ids_through_the_filter,
+    term_rows_count_the_rows_of_every_locrit_holding_each_term,
 );

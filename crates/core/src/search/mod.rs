@@ -14,7 +14,7 @@ mod snippet;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use locrit_domain::{Locrit, MemoryService, Role, ValidationError};
@@ -59,7 +59,7 @@ pub struct SearchQuery {
     pub mode: SearchMode,
     pub filter: SearchFilter,
     /// Keyword search: any word may match (for recall, where the query is a whole
-    /// message); by default every word must.
+    /// message), leaving out the words most rows hold; by default every word must.
     pub any_word: bool,
     /// From 1 to [`MAX_SEARCH_LIMIT`].
     pub limit: u32,
@@ -125,10 +125,25 @@ enum Index {
 pub const INDEX_BUILDING: &str =
     "the index of its vectors is being built; until then, keyword hits only";
 
-/// The ANN indexes, one per (Locrit, model).
+/// The ANN indexes, one per (Locrit, model), and the row counts of recent terms.
 #[derive(Default)]
 pub(crate) struct SearchState {
     indexes: Mutex<HashMap<(Uuid, String), IndexSlot>>,
+    term_rows: Mutex<TermRowsCache>,
+}
+
+/// A store this small is searched whole in no time: every word is kept.
+const COMMON_TERMS_FROM_ROWS: u64 = 1_000;
+/// How long a count of rows is trusted: a word does not turn rare in a minute.
+const TERM_ROWS_FRESH: Duration = Duration::from_secs(60);
+/// Counts kept at most (recent words); past this the cache starts again.
+const TERM_ROWS_KEPT: usize = 10_000;
+
+/// Row counts of the full-text index, as of when they were read.
+#[derive(Default)]
+struct TermRowsCache {
+    total: Option<(u64, Instant)>,
+    terms: HashMap<String, (u64, Instant)>,
 }
 
 impl Core {
@@ -137,7 +152,10 @@ impl Core {
     /// off finds nothing.
     pub async fn search(&self, locrit: &Locrit, query: &SearchQuery) -> Result<SearchResults> {
         validate(query)?;
-        let terms = query_terms(&query.text);
+        let mut terms = query_terms(&query.text);
+        if query.any_word {
+            terms = self.informative_terms(terms).await;
+        }
         let wanted = (query.offset + query.limit + 1) as usize;
         let empty = SearchResults {
             hits: Vec::new(),
@@ -199,6 +217,62 @@ impl Core {
             semantic: status,
             next_offset,
         })
+    }
+
+    /// The terms of an any-word query without those most rows hold: bm25 gives a word
+    /// in more than half the rows no weight (ts_rank does not weigh words at all), yet
+    /// each would make the query score every row holding it, and recall asks on every
+    /// turn. Kept whole when the counts cannot be read.
+    async fn informative_terms(&self, terms: Vec<String>) -> Vec<String> {
+        match self.term_rows(&terms).await {
+            Ok((total, per_term)) if total >= COMMON_TERMS_FROM_ROWS => terms
+                .into_iter()
+                .zip(per_term)
+                .filter(|(_, rows)| rows * 2 <= total)
+                .map(|(term, _)| term)
+                .collect(),
+            Ok(_) => terms,
+            Err(error) => {
+                tracing::warn!(%error, "could not count the rows of the query's words; keeping them all");
+                terms
+            }
+        }
+    }
+
+    /// How many rows the full-text index holds, and how many hold each term: from the
+    /// cache while fresh, else from the store.
+    async fn term_rows(&self, terms: &[String]) -> Result<(u64, Vec<u64>)> {
+        let fresh = |at: &Instant| at.elapsed() < TERM_ROWS_FRESH;
+        let keys: Vec<String> = terms.iter().map(|t| t.to_lowercase()).collect();
+        let cached = {
+            let cache = self.search.term_rows.lock().expect("term rows");
+            let total = cache.total.filter(|(_, at)| fresh(at)).map(|(n, _)| n);
+            let per_term: Option<Vec<u64>> = keys
+                .iter()
+                .map(|k| {
+                    cache
+                        .terms
+                        .get(k)
+                        .filter(|(_, at)| fresh(at))
+                        .map(|(n, _)| *n)
+                })
+                .collect();
+            total.zip(per_term)
+        };
+        if let Some(cached) = cached {
+            return Ok(cached);
+        }
+        let counted = self.store.term_rows(&keys).await?;
+        let mut cache = self.search.term_rows.lock().expect("term rows");
+        let now = Instant::now();
+        if cache.terms.len() + keys.len() > TERM_ROWS_KEPT {
+            cache.terms.clear();
+        }
+        cache.total = Some((counted.total, now));
+        for (key, rows) in keys.into_iter().zip(&counted.per_term) {
+            cache.terms.insert(key, (*rows, now));
+        }
+        Ok((counted.total, counted.per_term))
     }
 
     /// Up to `wanted` items nearest in meaning, scored by cosine similarity with their
