@@ -228,6 +228,17 @@ pub trait SearchStore: Send + Sync {
     ) -> Result<Vec<StoredVector>>;
 }
 
+/// `AND {column} >= ${param}` when there is a `since` to bind as `${param}`, else
+/// nothing. Not `(${param} IS NULL OR …)`: with the OR, SQLite and PostgreSQL walk every
+/// row of the Locrit instead of the range of its by-time index (a catch-up of a few new
+/// vectors read them all).
+pub(crate) fn created_since(since: Option<DateTime<Utc>>, column: &str, param: u8) -> String {
+    match since {
+        Some(_) => format!("AND {column} >= ${param}"),
+        None => String::new(),
+    }
+}
+
 pub(crate) fn vector_bytes(vector: &[f32]) -> Vec<u8> {
     vector.iter().flat_map(|x| x.to_le_bytes()).collect()
 }
@@ -515,11 +526,6 @@ macro_rules! impl_search_store {
                 since: Option<DateTime<Utc>>,
                 limit: u32,
             ) -> Result<Vec<$crate::search::EmbedTask>> {
-                // As for `embeddings`: `since` is a condition only when given.
-                let since_of = |alias: &str| match since {
-                    Some(_) => format!("AND {alias}.created_at >= $4"),
-                    None => String::new(),
-                };
                 let sql = format!(
                     "SELECT * FROM (\
                     SELECT 'message' AS kind, m.id, m.locrit_id, m.content, m.created_at \
@@ -530,8 +536,8 @@ macro_rules! impl_search_store {
                     FROM memories y WHERE y.locrit_id = $1 {} AND NOT EXISTS \
                     (SELECT 1 FROM memory_embeddings e WHERE e.item_id = y.id AND e.model = $2)\
                     ) backlog ORDER BY created_at DESC LIMIT $3",
-                    since_of("m"),
-                    since_of("y"),
+                    $crate::search::created_since(since, "m.created_at", 4),
+                    $crate::search::created_since(since, "y.created_at", 4),
                 );
                 let mut query = sqlx::query_as(&sql)
                     .bind(locrit_id)
@@ -583,14 +589,7 @@ macro_rules! impl_search_store {
                 model: &str,
                 since: Option<DateTime<Utc>>,
             ) -> Result<Vec<$crate::search::StoredVector>> {
-                // Two texts, not `($3 IS NULL OR created_at >= $3)`: with the OR, the
-                // planners walk every vector of the Locrit instead of the index's range,
-                // and a catch-up (a few new vectors) took as long as reading them all.
-                let since_condition = if since.is_some() {
-                    "AND created_at >= $3"
-                } else {
-                    ""
-                };
+                let since_condition = $crate::search::created_since(since, "created_at", 3);
                 let sql = format!(
                     "SELECT * FROM (\
                     SELECT 'message' AS kind, item_id, vector, created_at FROM message_embeddings \

@@ -152,10 +152,7 @@ impl Core {
     /// off finds nothing.
     pub async fn search(&self, locrit: &Locrit, query: &SearchQuery) -> Result<SearchResults> {
         validate(query)?;
-        let mut terms = query_terms(&query.text);
-        if query.any_word {
-            terms = self.informative_terms(terms).await;
-        }
+        let terms = query_terms(&query.text);
         let wanted = (query.offset + query.limit + 1) as usize;
         let empty = SearchResults {
             hits: Vec::new(),
@@ -166,13 +163,19 @@ impl Core {
             return Ok(empty);
         }
 
-        // Side by side: the full-text query runs while the query is embedded.
+        // Side by side: the full-text query (and the count of its words' rows) runs
+        // while the query is embedded.
         let keyword = async {
             if query.mode == SearchMode::Semantic {
                 return Ok(Vec::new());
             }
+            let terms = if query.any_word {
+                self.informative_terms(terms.clone()).await
+            } else {
+                terms.clone()
+            };
             let keyword = KeywordQuery {
-                terms: terms.clone(),
+                terms,
                 any: query.any_word,
                 filter: query.filter.clone(),
                 limit: wanted as u32,
