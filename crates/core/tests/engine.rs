@@ -201,6 +201,49 @@ async fn a_long_history_is_read_back_whole_and_in_order() {
     assert_eq!(history, expected);
 }
 
+/// The history a turn leaves for the session's next one is that turn's prompt and
+/// exchange, in order, each once; a change made to the session by anything else (an
+/// edit, a delete, another server writing to the store) is in the next prompt.
+#[tokio::test]
+async fn the_history_kept_between_turns_is_exact_and_follows_changes_made_elsewhere() {
+    let setup = setup().await;
+    let mut expected: Vec<(String, String)> = Vec::new();
+    for i in 0..5 {
+        let text = format!("message {i}");
+        chat(&setup, "s", &text).await;
+        let prompt = prompt_of(setup.ollama.requests().last().unwrap());
+        expected.push(("user".into(), text.clone()));
+        assert_eq!(prompt[1..], expected, "turn {i}");
+        expected.push(("assistant".into(), format!("You said: {text}")));
+    }
+    let stored_now = stored(&setup, "s").await;
+    let store = setup.core.store();
+    store
+        .edit_message(setup.locrit.id, stored_now[0].id, "message 0, edited")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        store
+            .delete_message(setup.locrit.id, stored_now[3].id)
+            .await
+            .unwrap()
+    );
+    let session = setup.core.session(&setup.locrit, "s").await.unwrap();
+    store
+        .append_message(session.id, &NewMessage::new(Role::User, "from elsewhere"))
+        .await
+        .unwrap();
+    chat(&setup, "s", "and now?").await;
+
+    let prompt = prompt_of(setup.ollama.requests().last().unwrap());
+    expected[0].1 = "message 0, edited".into();
+    expected.remove(3);
+    expected.push(("user".into(), "from elsewhere".into()));
+    expected.push(("user".into(), "and now?".into()));
+    assert_eq!(prompt[1..], expected);
+}
+
 #[tokio::test]
 async fn a_small_window_drops_the_oldest_turns_first() {
     let setup = setup().await;

@@ -41,6 +41,11 @@ pub struct Session {
     pub message_count: i64,
     /// Sequence number of the newest message; the next one gets `last_seq + 1`.
     pub last_seq: i64,
+    /// Moves with every change to the session's messages (added, edited, marked or
+    /// deleted, by any server): what was read of them at one revision is still true
+    /// while the revision is the same.
+    #[serde(skip)]
+    pub revision: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

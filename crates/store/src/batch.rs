@@ -12,7 +12,7 @@ use locrit_domain::{Job, Message, NewJob, NewMessage};
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
-use crate::{Result, StoreError};
+use crate::{Appended, Result, Revisions, StoreError};
 
 /// At most this many writes share one commit, so a commit stays short.
 pub(crate) const MAX_BATCH: usize = 64;
@@ -69,12 +69,29 @@ impl Append {
     }
 }
 
-/// What a write stored: the messages (none when a finished reply was not found) and
-/// the job it queued.
+/// What a write stored: the messages (none when a finished reply was not found), the
+/// job it queued, and for an append the session's revisions around it.
 #[derive(Debug, Default)]
 pub(crate) struct Written {
     pub messages: Vec<Message>,
     pub job: Option<Job>,
+    pub revisions: Option<Revisions>,
+}
+
+impl Written {
+    /// The one message of a single append, as the store's callers get it.
+    pub(crate) fn appended(mut self) -> Result<Appended> {
+        match (self.messages.pop(), self.revisions) {
+            (Some(message), Some(revisions)) if self.messages.is_empty() => Ok(Appended {
+                message,
+                job: self.job,
+                revisions,
+            }),
+            _ => Err(StoreError::Corrupt(
+                "an append stored other than one message".into(),
+            )),
+        }
+    }
 }
 
 /// A write waiting for its commit.

@@ -54,6 +54,23 @@ pub struct SessionQuery {
     pub limit: Option<u32>,
 }
 
+/// A session's revision (see `Session::revision`) just before and just after a write
+/// of its messages: a copy of the messages made at `before` is, with what the write
+/// added, the session at `after`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Revisions {
+    pub before: i64,
+    pub after: i64,
+}
+
+/// A message appended, the job queued with it, and the session's revisions around it.
+#[derive(Debug, Clone)]
+pub struct Appended {
+    pub message: Message,
+    pub job: Option<Job>,
+    pub revisions: Revisions,
+}
+
 /// A window of a session's messages, always returned in chronological order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MessagePage {
@@ -245,7 +262,7 @@ pub trait Store:
         session_id: Uuid,
         question: &NewMessage,
         lease_until: DateTime<Utc>,
-    ) -> Result<Message>;
+    ) -> Result<Appended>;
     /// Renews the lease of a question still waiting; false when it waits no more (its
     /// reply began, or it was declared unanswered).
     async fn renew_question(&self, id: Uuid, lease_until: DateTime<Utc>) -> Result<bool>;
@@ -278,7 +295,7 @@ pub trait Store:
         reply: &NewMessage,
         answers: Uuid,
         job: Option<&NewJob>,
-    ) -> Result<(Message, Option<Job>)>;
+    ) -> Result<Appended>;
     /// Writes a started reply's final text, status and metadata, ending its lease, and
     /// queues `job` in the same transaction; `None` (and no job) when there is no such
     /// message.

@@ -69,6 +69,7 @@ pub(crate) struct SessionRow {
     metadata: Json<Value>,
     message_count: i64,
     last_seq: i64,
+    revision: i64,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -89,6 +90,7 @@ impl TryFrom<SessionRow> for Session {
             metadata: row.metadata.0,
             message_count: row.message_count,
             last_seq: row.last_seq,
+            revision: row.revision,
             created_at: row.created_at,
             updated_at: row.updated_at,
         })

@@ -73,7 +73,7 @@ pub(crate) fn select_locrits(filter: &str) -> String {
 }
 
 pub(crate) fn select_sessions(filter: &str) -> String {
-    format!("SELECT {SESSION_COLUMNS} FROM sessions {filter}")
+    format!("SELECT {SESSION_COLUMNS}, revision FROM sessions {filter}")
 }
 
 pub(crate) fn select_memories(filter: &str) -> String {
@@ -177,7 +177,7 @@ macro_rules! impl_store {
             async fn create_session(&self, session: &NewSession) -> Result<Session> {
                 let sql = format!(
                     "INSERT INTO sessions ({}) VALUES ($1, $2, $3, $4, $5, NULL, $6, 'active', \
-                     $7, 0, 0, $8, $8) RETURNING {}",
+                     $7, 0, 0, $8, $8) RETURNING {}, revision",
                     $crate::sql::SESSION_COLUMNS,
                     $crate::sql::SESSION_COLUMNS
                 );
@@ -305,13 +305,12 @@ macro_rules! impl_store {
                 session_id: Uuid,
                 question: &NewMessage,
                 lease_until: DateTime<Utc>,
-            ) -> Result<Message> {
+            ) -> Result<$crate::Appended> {
                 let write = $crate::batch::Append {
                     awaiting_until: Some(lease_until),
                     ..$crate::batch::Append::one(session_id, Uuid::now_v7(), question)
                 };
-                let mut appended = self.write($crate::batch::Write::Append(write)).await?.messages;
-                Ok(appended.remove(0))
+                self.write($crate::batch::Write::Append(write)).await?.appended()
             }
 
             async fn renew_question(&self, id: Uuid, lease_until: DateTime<Utc>) -> Result<bool> {
@@ -346,14 +345,13 @@ macro_rules! impl_store {
                 reply: &NewMessage,
                 answers: Uuid,
                 job: Option<&NewJob>,
-            ) -> Result<(Message, Option<Job>)> {
+            ) -> Result<$crate::Appended> {
                 let write = $crate::batch::Append {
                     answers: Some(answers),
                     job: job.cloned(),
                     ..$crate::batch::Append::one(session_id, id, reply)
                 };
-                let mut written = self.write($crate::batch::Write::Append(write)).await?;
-                Ok((written.messages.remove(0), written.job))
+                self.write($crate::batch::Write::Append(write)).await?.appended()
             }
 
             async fn checkpoint_reply(
@@ -1159,9 +1157,9 @@ macro_rules! impl_store {
                 write: &$crate::batch::Write,
             ) -> Result<$crate::batch::Written> {
                 use $crate::batch::{Write, Written};
-                let (messages, job) = match write {
+                let (messages, job, revisions) = match write {
                     Write::Append($crate::batch::Append { session_id, messages, lease_until, awaiting_until, answers, job }) => {
-                        let appended = Self::insert_messages(conn, *session_id, messages, *lease_until).await?;
+                        let (appended, revisions) = Self::insert_messages(conn, *session_id, messages, *lease_until).await?;
                         if let Some(lease_until) = awaiting_until {
                             for question in &appended {
                                 sqlx::query("INSERT INTO awaited_replies (message_id, lease_until) VALUES ($1, $2)")
@@ -1177,7 +1175,7 @@ macro_rules! impl_store {
                                 .execute(&mut *conn)
                                 .await?;
                         }
-                        (appended, job)
+                        (appended, job, Some(revisions))
                     }
                     Write::Finish { locrit_id, id, reply, job } => {
                         let done = sqlx::query(
@@ -1203,14 +1201,14 @@ macro_rules! impl_store {
                         .bind(id)
                         .fetch_one(&mut *conn)
                         .await?;
-                        (vec![Message::try_from(row)?], job)
+                        (vec![Message::try_from(row)?], job, None)
                     }
                 };
                 let job = match job {
                     Some(job) => Some(Self::insert_job(conn, job).await?),
                     None => None,
                 };
-                Ok(Written { messages, job })
+                Ok(Written { messages, job, revisions })
             }
 
             /// Commits writes in one transaction, each in its own savepoint when there
@@ -1308,21 +1306,21 @@ macro_rules! impl_store {
                 session_id: Uuid,
                 messages: &[(Uuid, NewMessage)],
                 lease_until: Option<DateTime<Utc>>,
-            ) -> Result<Vec<Message>> {
+            ) -> Result<(Vec<Message>, $crate::Revisions)> {
                 let created_at = now();
                 let count = messages.len() as i64;
                 // Writing first takes the session's lock at once, so concurrent appends queue
                 // here instead of failing a read-to-write upgrade.
-                let session: Option<(i64, String, Uuid)> = sqlx::query_as(
+                let session: Option<(i64, String, Uuid, i64)> = sqlx::query_as(
                     "UPDATE sessions SET last_seq = last_seq + $3, message_count = message_count + $3, \
-                     updated_at = $2 WHERE id = $1 RETURNING last_seq, key, locrit_id",
+                     updated_at = $2 WHERE id = $1 RETURNING last_seq, key, locrit_id, revision",
                 )
                 .bind(session_id)
                 .bind(created_at)
                 .bind(count)
                 .fetch_optional(&mut *conn)
                 .await?;
-                let Some((last_seq, key, locrit_id)) = session else {
+                let Some((last_seq, key, locrit_id, revision)) = session else {
                     return Err(StoreError::NotFound("session"));
                 };
                 let mut appended = Vec::with_capacity(messages.len());
@@ -1359,7 +1357,12 @@ macro_rules! impl_store {
                         edited_at: None,
                     });
                 }
-                Ok(appended)
+                // Each row inserted moved the revision one step (the migrations' triggers).
+                let revisions = $crate::Revisions {
+                    before: revision,
+                    after: revision + count,
+                };
+                Ok((appended, revisions))
             }
         }
     };

@@ -9,8 +9,8 @@ use locrit_domain::{
     Partner, Role, Session, SessionKind, SessionStatus, Side,
 };
 use locrit_store::{
-    ConceptChanges, JobOutcome, JobQuery, MemoryChanges, MemoryQuery, MessagePage, Restore,
-    SessionQuery, Store, StoreConfig, StoreError,
+    Appended, ConceptChanges, JobOutcome, JobQuery, MemoryChanges, MemoryQuery, MessagePage,
+    Restore, SessionQuery, Store, StoreConfig, StoreError,
 };
 use locrit_testkit::TestDatabase;
 use serde_json::json;
@@ -51,6 +51,96 @@ fn said(role: Role, text: &str) -> NewMessage {
 
 mod cases {
     use super::*;
+
+    /// Every change to a session's messages moves its revision, whatever wrote it, and
+    /// an append says the revisions around it: a copy of the history made at `before`,
+    /// with what it added, is the session at `after`.
+    pub async fn every_change_to_a_sessions_messages_moves_its_revision(store: Arc<dyn Store>) {
+        let bob = locrit("Bob");
+        store.insert_locrit(&bob).await.unwrap();
+        let session = store.create_session(&chat(bob.id, "s")).await.unwrap();
+        let other = store.create_session(&chat(bob.id, "other")).await.unwrap();
+        let revision = |id: Uuid| {
+            let store = store.clone();
+            async move {
+                let sessions = store
+                    .sessions(&SessionQuery {
+                        locrit_id: Some(bob.id),
+                        ..SessionQuery::default()
+                    })
+                    .await
+                    .unwrap();
+                sessions.into_iter().find(|s| s.id == id).unwrap().revision
+            }
+        };
+        let start = revision(session.id).await;
+        assert_eq!(start, session.revision);
+        let later = chrono::Utc::now() + chrono::Duration::seconds(30);
+        let question = store
+            .append_question(session.id, &said(Role::User, "hello"), later)
+            .await
+            .unwrap();
+        assert_eq!(question.revisions.before, start);
+        assert!(question.revisions.after > start);
+        assert_eq!(revision(session.id).await, question.revisions.after);
+        let reply = store
+            .append_reply(
+                session.id,
+                Uuid::now_v7(),
+                &said(Role::Assistant, "hi"),
+                question.message.id,
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(reply.revisions.before, question.revisions.after);
+        assert_eq!(revision(session.id).await, reply.revisions.after);
+
+        // Changes made by any other path move it too, each, and only this session's.
+        let mut seen = reply.revisions.after;
+        let untouched = revision(other.id).await;
+        let (asked, answered) = (question.message.id, reply.message.id);
+        for change in ["append", "edit", "mark unanswered", "delete"] {
+            match change {
+                "append" => drop(
+                    store
+                        .append_message(session.id, &said(Role::User, "more"))
+                        .await
+                        .unwrap(),
+                ),
+                "edit" => drop(
+                    store
+                        .edit_message(bob.id, asked, "hello!")
+                        .await
+                        .unwrap()
+                        .unwrap(),
+                ),
+                "mark unanswered" => assert!(
+                    store
+                        .mark_unanswered(bob.id, asked, &json!({"unanswered": "x"}))
+                        .await
+                        .unwrap()
+                ),
+                _ => assert!(store.delete_message(bob.id, answered).await.unwrap()),
+            }
+            let now = revision(session.id).await;
+            assert!(now > seen, "{change} moved the revision: {seen} -> {now}");
+            seen = now;
+        }
+        assert_eq!(revision(other.id).await, untouched);
+        // Reading moves nothing.
+        store
+            .messages(
+                session.id,
+                MessagePage::Before {
+                    before: None,
+                    limit: 10,
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(revision(session.id).await, seen);
+    }
 
     pub async fn locrits_round_trip_with_unicode_names(store: Arc<dyn Store>) {
         let mut names = vec!["Pixie l'Organisateur", "v1.2", "Élodie", "Bob Technique"];
@@ -333,7 +423,11 @@ mod cases {
         };
         // Appended with the id it was given, its job naming it.
         let id = Uuid::now_v7();
-        let (reply, job) = store
+        let Appended {
+            message: reply,
+            job,
+            ..
+        } = store
             .append_reply(
                 session.id,
                 id,
@@ -352,7 +446,11 @@ mod cases {
         assert_eq!(store.message(bob.id, id).await.unwrap(), Some(reply));
         assert_eq!(jobs().await, std::slice::from_ref(&job));
         // Without a job, only the reply.
-        let (plain, none) = store
+        let Appended {
+            message: plain,
+            job: none,
+            ..
+        } = store
             .append_reply(
                 session.id,
                 Uuid::now_v7(),
@@ -469,7 +567,7 @@ mod cases {
                             max_attempts: 1,
                             run_after: None,
                         };
-                        let (_, job) = store
+                        let Appended { job, .. } = store
                             .append_reply(
                                 session_id,
                                 Uuid::now_v7(),
@@ -1172,6 +1270,7 @@ mod cases {
                     .append_question(session.id, &NewMessage::new(Role::User, text), lease_until)
                     .await
                     .unwrap()
+                    .message
             }
         };
         // Its server stopped before the reply began: marked unanswered, kept.
@@ -2169,6 +2268,7 @@ mod cases {
             metadata: json!({}),
             message_count: 0,
             last_seq: 0,
+            revision: 0,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
         };
@@ -2265,6 +2365,7 @@ macro_rules! conformance {
 
 conformance!(
     locrits_round_trip_with_unicode_names,
+    every_change_to_a_sessions_messages_moves_its_revision,
     names_are_unique_on_insert_and_rename,
     concurrent_creates_of_one_name_let_exactly_one_win,
     rename_keeps_sessions_and_messages,

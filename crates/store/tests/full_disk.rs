@@ -56,7 +56,7 @@ async fn on_a_full_disk_every_write_reported_done_is_there() {
             .append_question(session.id, &question, chrono::Utc::now())
             .await
         {
-            Ok(question) => questions.push(question),
+            Ok(question) => questions.push(question.message),
             Err(StoreError::Full(_)) => refused += 1,
             Err(other) => panic!("a full disk is reported as full: {other:?}"),
         }

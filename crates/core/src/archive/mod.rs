@@ -126,6 +126,7 @@ impl SessionRecord {
             metadata: self.metadata,
             message_count: self.message_count,
             last_seq: self.last_seq,
+            revision: 0,
             created_at: self.created_at,
             updated_at: self.updated_at,
         }

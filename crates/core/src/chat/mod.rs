@@ -12,6 +12,7 @@
 //! with a proper error, when the model cannot be reached. Steps 5–6 run in their own
 //! task: a caller that goes away does not stop the reply from being stored.
 
+mod history;
 mod log;
 mod mirror;
 mod prompt;
@@ -26,7 +27,6 @@ use locrit_domain::{
     Caller, Locrit, Message, NewMessage, Role, Session, SessionKind, SessionStatus, may_chat,
 };
 use locrit_llm::{ChatOptions, ChatRequest, LlmBackend};
-use locrit_store::MessagePage;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -38,11 +38,6 @@ pub use prompt::{DEFAULT_CONTEXT, MAX_CONTEXT, estimate_tokens};
 use crate::events::Event;
 use crate::{Core, Error, NewSessionSpec, Result};
 
-/// Earlier messages are read newest first, by pages of this many, each page twice the
-/// size of the one before (a long window of short messages takes few reads)...
-const FIRST_HISTORY_PAGE: u32 = 32;
-/// ...until the context window is full or this many are read.
-const HISTORY_LIMIT: usize = 512;
 /// How long a model's context length is trusted before asking again.
 const CONTEXT_CACHE_TTL: Duration = Duration::from_secs(300);
 /// How long a finished turn's log stays available to late readers (SSE resumption).
@@ -111,6 +106,7 @@ pub(crate) struct ChatState {
     finished: Mutex<VecDeque<(Uuid, Instant)>>,
     session_locks: Mutex<HashMap<Uuid, Arc<tokio::sync::Mutex<()>>>>,
     context_lengths: Mutex<HashMap<ModelKey, CachedContext>>,
+    histories: history::KeptHistories,
 }
 
 impl ChatState {
@@ -184,19 +180,17 @@ impl Core {
             let context = self
                 .context_length(&*backend, &url, &locrit.ollama_model)
                 .await;
+            let budget = prompt::history_budget(context);
             let (history, recalled) = tokio::join!(
-                self.history_within(session.id, None, prompt::history_budget(context)),
+                self.history(&session, budget, turn_id),
                 self.recall(&locrit, asker, &text, prompt::window(context)),
             );
-            let mut history = history?;
-            // Read alongside the commit, the history may hold the new message.
-            let this_turn = json!(turn_id);
-            history.retain(|m| m.metadata.get("turn_id") != Some(&this_turn));
+            let history = history?;
             let prompt = prompt::build(
                 prompt::PromptParts {
                     system,
                     recalled: recalled.text.iter().cloned().collect(),
-                    history: &history,
+                    history: &history.messages,
                     current: &text,
                 },
                 context,
@@ -211,18 +205,18 @@ impl Core {
                 format: None,
             };
             let stream = backend.chat(chat_request).await?;
-            Ok::<_, Error>((stream, prompt.dropped, recalled))
+            Ok::<_, Error>((stream, prompt.dropped, recalled, (history, budget)))
         };
         // Stored leased to this server until its reply begins: if the server stops
         // before, any server marks it unanswered. Once stored, its lease is renewed
         // while the model is still starting (a model server slow to embed or to load).
-        let (user_message, answered) = {
+        let (question, answered) = {
             let storing =
                 self.store
                     .append_question(session.id, &new_message, runner::lease_from_now());
             let (mut storing, mut answering) = (std::pin::pin!(storing), std::pin::pin!(answering));
             let mut answered = None;
-            let user_message = loop {
+            let question = loop {
                 tokio::select! {
                     stored = &mut storing => break stored?,
                     done = &mut answering, if answered.is_none() => answered = Some(done),
@@ -230,11 +224,12 @@ impl Core {
             };
             let answered = match answered {
                 Some(answered) => answered,
-                None => runner::while_waiting(&*self.store, &user_message, answering).await,
+                None => runner::while_waiting(&*self.store, &question.message, answering).await,
             };
-            (user_message, answered)
+            (question, answered)
         };
-        let (stream, dropped_history, recalled) = match answered {
+        let user_message = question.message.clone();
+        let (stream, dropped_history, recalled, (history, budget)) = match answered {
             Ok(answered) => answered,
             Err(error) => {
                 tracing::warn!(locrit = %locrit.name, %error, "the turn did not start; the user's message is kept");
@@ -269,7 +264,8 @@ impl Core {
             log: log.clone(),
             session_id: session.id,
             model: locrit.ollama_model.clone(),
-            user_message: user_message.clone(),
+            question,
+            history: Some((history, budget)),
             dropped_history,
             recalled: recalled.metadata(),
         };
@@ -320,39 +316,19 @@ impl Core {
             .map(|t| t.log.clone())
     }
 
-    /// The session's messages before `before` (or the newest), oldest first, read back
-    /// page by page only as far as `budget` tokens can hold.
-    async fn history_within(
+    /// The session's newest messages as far as `budget` tokens can hold, from the copy
+    /// kept since its last turn if nothing changed it since, from the store otherwise.
+    async fn history(
         &self,
-        session_id: Uuid,
-        before: Option<i64>,
+        session: &Session,
         budget: u32,
-    ) -> Result<Vec<Message>> {
-        let mut history: Vec<Message> = Vec::new();
-        let mut cursor = before;
-        let mut tokens = 0u32;
-        let mut limit = FIRST_HISTORY_PAGE;
-        loop {
-            let page = MessagePage::Before {
-                before: cursor,
-                limit,
-            };
-            let older = self.store.messages(session_id, page).await?;
-            let more = older.len() == limit as usize;
-            tokens = older.iter().fold(tokens, |sum, m| {
-                sum.saturating_add(estimate_tokens(&m.content))
-            });
-            match older.first() {
-                Some(first) => cursor = Some(first.seq),
-                None => break,
-            }
-            history.splice(0..0, older);
-            if !more || tokens >= budget || history.len() >= HISTORY_LIMIT {
-                break;
-            }
-            limit = (limit * 2).min((HISTORY_LIMIT - history.len()) as u32);
+        turn_id: Uuid,
+    ) -> Result<history::History> {
+        if let Some(kept) = self.chat.histories.take(session, budget) {
+            return Ok(kept);
         }
-        Ok(history)
+        let read = history::History::read(&*self.store, session, budget).await?;
+        Ok(read.without_turn(&json!(turn_id)))
     }
 
     async fn turn_session(&self, locrit: &Locrit, target: SessionTarget) -> Result<Session> {

@@ -6,11 +6,12 @@ use std::time::Duration;
 use futures::StreamExt;
 use locrit_domain::{Locrit, Message, MessageStatus, NewMessage, Role};
 use locrit_llm::{ChatEvent, ChatStats, ChatStream, LlmError};
-use locrit_store::{Store, StoreError, StoreFault};
+use locrit_store::{Appended, Revisions, Store, StoreError, StoreFault};
 use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::history::History;
 use super::log::{TurnEnd, TurnError, TurnLog};
 use crate::Core;
 use crate::events::{Event, EventBus};
@@ -33,8 +34,11 @@ pub(super) struct Run {
     pub log: Arc<TurnLog>,
     pub session_id: Uuid,
     pub model: String,
-    /// The message this turn answers.
-    pub user_message: Message,
+    /// The message this turn answers, as stored.
+    pub question: Appended,
+    /// The history the prompt was made of, and the budget it was read for: kept for the
+    /// session's next turn once the reply is stored, if nothing else changed the session.
+    pub history: Option<(History, u32)>,
     pub dropped_history: usize,
     /// The ids of the memories and messages recalled into the prompt.
     pub recalled: Value,
@@ -90,7 +94,7 @@ pub(super) async fn while_waiting<T>(
 }
 
 impl Run {
-    pub async fn run(self, mut stream: ChatStream, cancel: CancellationToken) {
+    pub async fn run(mut self, mut stream: ChatStream, cancel: CancellationToken) {
         let mut text = String::new();
         // The reply, once it has been stored while streaming.
         let mut started: Option<Message> = None;
@@ -103,7 +107,7 @@ impl Run {
                 () = cancel.cancelled() => break Outcome::Cancelled,
                 () = tokio::time::sleep_until(checkpoint) => {
                     if text.is_empty() {
-                        renew_question(&*self.store, &self.user_message).await;
+                        renew_question(&*self.store, &self.question.message).await;
                     } else {
                         self.checkpoint(&text, &mut started).await;
                     }
@@ -133,7 +137,10 @@ impl Run {
                 .store_reply(started, &text, MessageStatus::Complete, Some(&stats), None)
                 .await
             {
-                Ok(message) => TurnEnd::Completed(message),
+                Ok((message, revisions)) => {
+                    self.keep_history(&message, revisions);
+                    TurnEnd::Completed(message)
+                }
                 Err(error) => TurnEnd::Failed {
                     error,
                     partial: None,
@@ -175,7 +182,7 @@ impl Run {
             _ => None,
         };
         if let Some(reason) = unanswered {
-            mark_unanswered(&*self.store, &self.user_message, &reason).await;
+            mark_unanswered(&*self.store, &self.question.message, &reason).await;
         }
         self.log.end(end);
     }
@@ -198,7 +205,12 @@ impl Run {
                     ..NewMessage::new(Role::Assistant, text)
                 };
                 self.store
-                    .start_reply(self.session_id, &reply, lease_until, self.user_message.id)
+                    .start_reply(
+                        self.session_id,
+                        &reply,
+                        lease_until,
+                        self.question.message.id,
+                    )
                     .await
                     .map(|reply| *started = Some(reply))
             }
@@ -219,23 +231,32 @@ impl Run {
         if text.is_empty() {
             return Ok(None);
         }
-        self.store_reply(started, text, status, None, error)
-            .await
-            .map(Some)
+        let (reply, _) = self.store_reply(started, text, status, None, error).await?;
+        Ok(Some(reply))
     }
 
     fn metadata(&self) -> Value {
         json!({
             "model": self.model,
             "turn_id": self.log.turn_id,
-            "answers": [self.user_message.id],
+            "answers": [self.question.message.id],
             "history_dropped": self.dropped_history,
             "recall": self.recalled,
         })
     }
 
-    /// Writes the reply's final form: appended, or, if it was stored while streaming,
-    /// finished in place (keeping its place in the session).
+    /// Gives the session's history back, with this turn in it, for its next turn.
+    fn keep_history(&mut self, reply: &Message, revisions: Option<Revisions>) {
+        if let (Some((history, budget)), Some(revisions)) = (self.history.take(), revisions)
+            && let Some(after) = history.after_turn(&self.question, reply, revisions, budget)
+        {
+            self.core.chat.histories.keep(self.session_id, after);
+        }
+    }
+
+    /// Writes the reply's final form: appended (with the session's revisions around
+    /// it), or, if it was stored while streaming, finished in place (keeping its place
+    /// in the session).
     async fn store_reply(
         &self,
         started: Option<&Message>,
@@ -243,7 +264,7 @@ impl Run {
         status: MessageStatus,
         stats: Option<&ChatStats>,
         error: Option<&LlmError>,
-    ) -> Result<Message, TurnError> {
+    ) -> Result<(Message, Option<Revisions>), TurnError> {
         let mut metadata = self.metadata();
         if let Some(stats) = stats {
             metadata["finish_reason"] = json!(stats.done_reason);
@@ -263,7 +284,7 @@ impl Run {
         let mut job = match status {
             MessageStatus::Complete => {
                 self.core
-                    .extraction_job(&self.locrit, &self.user_message, id)
+                    .extraction_job(&self.locrit, &self.question.message, id)
                     .await
             }
             _ => None,
@@ -275,26 +296,27 @@ impl Run {
                     .store
                     .finish_reply(reply.locrit_id, id, &message, job.as_ref())
                     .await
-                    .and_then(|finished| finished.ok_or(StoreError::NotFound("message"))),
-                None => {
-                    self.store
-                        .append_reply(
-                            self.session_id,
-                            id,
-                            &message,
-                            self.user_message.id,
-                            job.as_ref(),
-                        )
-                        .await
-                }
+                    .and_then(|finished| finished.ok_or(StoreError::NotFound("message")))
+                    .map(|(stored, job)| (stored, job, None)),
+                None => self
+                    .store
+                    .append_reply(
+                        self.session_id,
+                        id,
+                        &message,
+                        self.question.message.id,
+                        job.as_ref(),
+                    )
+                    .await
+                    .map(|appended| (appended.message, appended.job, Some(appended.revisions))),
             };
             match stored {
-                Ok((stored, job)) => {
+                Ok((stored, job, revisions)) => {
                     self.events.publish(Event::MessageStored(stored.clone()));
                     if let Some(job) = job {
                         self.core.job_queued(&job);
                     }
-                    return Ok(stored);
+                    return Ok((stored, revisions));
                 }
                 Err(StoreError::Busy) if attempt < STORE_ATTEMPTS => {
                     tokio::time::sleep(Duration::from_millis(50 << attempt)).await;
