@@ -114,8 +114,11 @@ impl SqliteStore {
         };
         // SQLite has one writer at a time: one connection for writes makes writers wait
         // their turn in order, where several would poll the lock with growing sleeps.
+        // A connection to a file has no peer to lose between uses: the pool's ping
+        // before each use (a round trip to the connection's thread) only costs time.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .after_release(|conn, _| {
                 let sound = sqlite_writer_is_sound(conn);
                 Box::pin(async move { Ok(sound) })
@@ -128,6 +131,7 @@ impl SqliteStore {
             .map_err(|e| StoreError::Unavailable(format!("migrations failed: {e}")))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(config.max_connections.max(1))
+            .test_before_acquire(false)
             .connect_with(options.read_only(true))
             .await?;
         let batch_writer = writer.clone();
