@@ -322,6 +322,39 @@ async fn semantic_and_hybrid_search_rank_by_meaning() {
         .unwrap();
     assert_ne!(first.hits[0].id, second.hits[0].id);
     worker.abort();
+
+    // An edited message drops its vector: until it is embedded again it is not found by
+    // the meaning it had (the index's point of its old text no longer counts)...
+    let dog_text = "the dog ran in the park";
+    let dog = search(&setup, dog_text, SearchMode::Semantic).await.hits[0].clone();
+    assert_eq!(dog.content, dog_text);
+    let edited = "stock prices and bonds";
+    setup
+        .core
+        .store()
+        .edit_message(setup.locrit.id, dog.id, edited)
+        .await
+        .unwrap()
+        .unwrap();
+    let stale = search(&setup, dog_text, SearchMode::Semantic).await;
+    assert!(stale.hits.iter().all(|h| h.id != dog.id), "{stale:?}");
+    // ...and once embedded again, it is found, and scored, by its new text only.
+    let worker = setup.core.spawn_embedder();
+    eventually("the edited message embedded again", || async {
+        let found = search(&setup, edited, SearchMode::Semantic).await;
+        found.hits.first().is_some_and(|h| h.id == dog.id)
+    })
+    .await;
+    let by_old_meaning = search(&setup, dog_text, SearchMode::Semantic).await;
+    if let Some(hit) = by_old_meaning.hits.iter().find(|h| h.id == dog.id) {
+        assert!(
+            hit.score < dog.score - 0.2,
+            "scored by its new vector: {} (was {})",
+            hit.score,
+            dog.score
+        );
+    }
+    worker.abort();
 }
 
 #[tokio::test]

@@ -226,6 +226,16 @@ pub trait SearchStore: Send + Sync {
         model: &str,
         items: &[ItemRef],
     ) -> Result<Vec<StoredVector>>;
+
+    /// When the embeddings of these items for `model` were stored (the vectors left
+    /// out): an index made of an older vector of an item, or of one since dropped by an
+    /// edit, is stale for it.
+    async fn embedding_dates(
+        &self,
+        locrit_id: Uuid,
+        model: &str,
+        items: &[ItemRef],
+    ) -> Result<Vec<(ItemRef, DateTime<Utc>)>>;
 }
 
 /// `AND {column} >= ${param}` when there is a `since` to bind as `${param}`, else
@@ -645,6 +655,38 @@ macro_rules! impl_search_store {
                     }
                     for row in query.fetch_all(&self.pool).await? {
                         found.push($crate::search::stored_vector(row)?);
+                    }
+                }
+                Ok(found)
+            }
+
+            async fn embedding_dates(
+                &self,
+                locrit_id: Uuid,
+                model: &str,
+                items: &[$crate::search::ItemRef],
+            ) -> Result<Vec<($crate::search::ItemRef, DateTime<Utc>)>> {
+                use $crate::search::{ItemKind, ItemRef, ids_of, placeholders, table_of};
+                let mut found = Vec::new();
+                for kind in [ItemKind::Message, ItemKind::Memory] {
+                    let ids = ids_of(items, kind);
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    let sql = format!(
+                        "SELECT item_id, created_at FROM {} \
+                         WHERE item_id IN ({}) AND model = $2 AND COALESCE(locrit_id, NULL) = $1",
+                        table_of(kind),
+                        placeholders(3, ids.len())
+                    );
+                    let mut query = sqlx::query_as::<_, (Uuid, DateTime<Utc>)>(&sql)
+                        .bind(locrit_id)
+                        .bind(model);
+                    for id in ids {
+                        query = query.bind(id);
+                    }
+                    for (id, created_at) in query.fetch_all(&self.pool).await? {
+                        found.push((ItemRef { kind, id }, created_at));
                     }
                 }
                 Ok(found)

@@ -486,6 +486,20 @@ mod cases {
         let of = store.embeddings_of(pixie.id, "m1", &items).await.unwrap();
         assert_eq!(of.len(), 1);
         assert_eq!(of[0].item.kind, ItemKind::Memory);
+        let dates = store.embedding_dates(pixie.id, "m1", &items).await.unwrap();
+        assert_eq!(
+            dates,
+            [(items[1], of[0].created_at)],
+            "only the memory's embedding is left, with when it was stored"
+        );
+        assert!(
+            store
+                .embedding_dates(pixie.id, "m2", &items)
+                .await
+                .unwrap()
+                .is_empty(),
+            "another model's"
+        );
 
         // Deletes take the vectors with them.
         store.delete_memory(pixie.id, remembered.id).await.unwrap();

@@ -8,7 +8,8 @@
 //! PostgreSQL store) are found. The graph
 //! cannot remove points: a deleted or re-embedded row leaves a stale point behind,
 //! which is harmless because every candidate is checked against the store (the source
-//! of truth) and re-scored with its stored vector. A restart rebuilds a clean graph.
+//! of truth): a point counts only while the item's stored vector is still the one it
+//! was made of (same time stored). A restart rebuilds a clean graph.
 //!
 //! Catching up reads every vector of the last seconds again, so it is not done before
 //! every search: only once this server's embedding worker has stored vectors since the
@@ -47,8 +48,8 @@ pub(crate) struct AnnIndex {
 #[derive(Default)]
 struct State {
     dim: Option<usize>,
-    /// Graph data id → the item it stands for.
-    points: Vec<ItemRef>,
+    /// Graph data id → the item it stands for, and when its vector was stored.
+    points: Vec<(ItemRef, DateTime<Utc>)>,
     /// When each item's newest inserted vector was stored.
     stored_at: HashMap<ItemRef, DateTime<Utc>>,
     /// When the last read of the store began.
@@ -124,7 +125,7 @@ impl AnnIndex {
                 };
                 state.stored_at.insert(stored.item, stored.created_at);
                 fresh.push((vector, state.points.len()));
-                state.points.push(stored.item);
+                state.points.push((stored.item, stored.created_at));
             }
         }
         for (vector, id) in &fresh {
@@ -142,9 +143,10 @@ impl AnnIndex {
         self.state.lock().expect("ann state").points.len()
     }
 
-    /// About the `k` items nearest to `query`, nearest first (an item may appear twice
-    /// when it was re-embedded).
-    pub(crate) fn nearest(&self, query: &[f32], k: usize) -> Vec<ItemRef> {
+    /// About the `k` points nearest to `query`, nearest first (an item may appear twice
+    /// when it was re-embedded: the point of its current vector is the one whose
+    /// `stored_at` the store still has).
+    pub(crate) fn nearest(&self, query: &[f32], k: usize) -> Vec<Near> {
         let Some(query) = normalised(query.to_vec()) else {
             return Vec::new();
         };
@@ -156,9 +158,28 @@ impl AnnIndex {
         let state = self.state.lock().expect("ann state");
         found
             .into_iter()
-            .filter_map(|n| state.points.get(n.d_id).copied())
+            .filter_map(|n| {
+                let &(item, stored_at) = state.points.get(n.d_id)?;
+                // Both vectors have length 1: |a - b|² = 2 - 2 cos(a, b).
+                let cosine = 1.0 - n.distance * n.distance / 2.0;
+                Some(Near {
+                    item,
+                    stored_at,
+                    cosine,
+                })
+            })
             .collect()
     }
+}
+
+/// A point found near a query.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Near {
+    pub item: ItemRef,
+    /// When the vector of this point was stored.
+    pub stored_at: DateTime<Utc>,
+    /// Its cosine similarity with the query.
+    pub cosine: f32,
 }
 
 /// `vector` scaled to length 1; `None` for a zero or non-finite vector.
@@ -171,20 +192,20 @@ pub(crate) fn normalised(mut vector: Vec<f32>) -> Option<Vec<f32>> {
     Some(vector)
 }
 
-/// Cosine similarity of two vectors of one length (0 when either is zero).
-pub(crate) fn cosine(a: &[f32], b: &[f32]) -> f32 {
-    let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
-    let norms =
-        a.iter().map(|x| x * x).sum::<f32>().sqrt() * b.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norms == 0.0 { 0.0 } else { dot / norms }
-}
-
 #[cfg(test)]
 mod tests {
     use locrit_store::ItemKind;
     use uuid::Uuid;
 
     use super::*;
+
+    /// Cosine similarity of two vectors of one length (0 when either is zero).
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let norms = a.iter().map(|x| x * x).sum::<f32>().sqrt()
+            * b.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norms == 0.0 { 0.0 } else { dot / norms }
+    }
 
     /// A deterministic pseudo-random generator (xorshift), so the test is repeatable.
     fn random_vectors(count: usize, dim: usize, mut seed: u64) -> Vec<Vec<f32>> {
@@ -234,7 +255,16 @@ mod tests {
             exact.sort_by(|a, b| b.0.total_cmp(&a.0));
             let truth: Vec<ItemRef> = exact.iter().take(10).map(|(_, i)| *i).collect();
             let found = index.nearest(query, 10);
-            hits += found.iter().filter(|i| truth.contains(i)).count();
+            hits += found.iter().filter(|n| truth.contains(&n.item)).count();
+            for near in &found {
+                let v = &vectors[items.iter().position(|i| *i == near.item).unwrap()];
+                let exact = cosine(query, v);
+                assert!(
+                    (near.cosine - exact).abs() < 1e-4,
+                    "the score is the cosine: {} vs {exact}",
+                    near.cosine
+                );
+            }
         }
         let recall = hits as f64 / (queries.len() * 10) as f64;
         assert!(recall >= 0.9, "recall@10 = {recall}");
@@ -260,7 +290,12 @@ mod tests {
         assert_eq!(index.len(), 2, "a re-embedded row is added again");
         index.add(vec![stored(vec![1.0, 0.0, 0.0], at + Duration::seconds(2))]);
         assert_eq!(index.len(), 2);
-        assert_eq!(index.nearest(&[0.0, 2.0], 1), [item]);
+        let near = index.nearest(&[0.0, 2.0], 1);
+        assert_eq!(
+            (near[0].item, near[0].stored_at),
+            (item, at + Duration::seconds(1)),
+            "the newer vector's point"
+        );
         assert!(index.nearest(&[0.0, 0.0], 1).is_empty());
         assert!(index.nearest(&[1.0, 0.0, 0.0], 1).is_empty());
         assert_eq!(index.catch_up_since(), None);

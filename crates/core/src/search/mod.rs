@@ -279,7 +279,7 @@ impl Core {
     }
 
     /// Up to `wanted` items nearest in meaning, scored by cosine similarity with their
-    /// stored vectors; unavailable (with the reason) when the query cannot be embedded.
+    /// current vectors; unavailable (with the reason) when the query cannot be embedded.
     async fn semantic_search(
         &self,
         locrit: &Locrit,
@@ -337,27 +337,28 @@ impl Core {
         status.available = true;
 
         // Over-fetch: some candidates are stale or filtered out.
-        let candidates = index.nearest(&vector, (wanted * 4).max(40));
-        let mut items = self
-            .store
-            .search_items(locrit.id, &candidates, &query.filter)
-            .await?;
-        let found: Vec<ItemRef> = items.iter().map(|i| i.item).collect();
-        let stored: HashMap<ItemRef, Vec<f32>> = self
-            .store
-            .embeddings_of(locrit.id, &model, &found)
-            .await?
-            .into_iter()
-            .map(|s| (s.item, s.vector))
+        let near = index.nearest(&vector, (wanted * 4).max(40));
+        let candidates: Vec<ItemRef> = near.iter().map(|n| n.item).collect();
+        let (mut items, stored) = tokio::try_join!(
+            self.store
+                .search_items(locrit.id, &candidates, &query.filter),
+            self.store.embedding_dates(locrit.id, &model, &candidates),
+        )?;
+        let stored: HashMap<ItemRef, DateTime<Utc>> = stored.into_iter().collect();
+        // A point counts while the item's stored vector is the one it was made of: a
+        // row edited since has none until it is embedded again, and is left out; a
+        // row embedded again is found by its newer point.
+        let scores: HashMap<ItemRef, f32> = near
+            .iter()
+            .filter(|n| stored.get(&n.item) == Some(&n.stored_at))
+            .map(|n| (n.item, n.cosine))
             .collect();
-        // Re-score with the stored vector, the truth: a row edited since it was indexed
-        // has none until it is embedded again, and is left out.
-        items.retain_mut(|item| match stored.get(&item.item) {
-            Some(v) if v.len() == vector.len() => {
-                item.score = f64::from(ann::cosine(&vector, v));
+        items.retain_mut(|item| match scores.get(&item.item) {
+            Some(&cosine) => {
+                item.score = f64::from(cosine);
                 true
             }
-            _ => false,
+            None => false,
         });
         items.sort_by(|a, b| b.score.total_cmp(&a.score));
         items.truncate(wanted);
