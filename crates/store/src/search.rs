@@ -346,6 +346,26 @@ pub(crate) fn table_of(kind: ItemKind) -> &'static str {
     kind.embeddings_table()
 }
 
+/// The items' ids grouped by kind, for the kinds that have some.
+pub(crate) fn ids_by_kind(items: &[ItemRef]) -> impl Iterator<Item = (ItemKind, Vec<Uuid>)> {
+    [ItemKind::Message, ItemKind::Memory]
+        .into_iter()
+        .map(|kind| (kind, ids_of(items, kind)))
+        .filter(|(_, ids)| !ids.is_empty())
+}
+
+/// `columns` of the embeddings for model `$2` of `count` items of one kind (`$3`…) of
+/// Locrit `$1`. The Locrit is compared through `COALESCE` so that the planners look the
+/// ids up instead of walking all of the Locrit's vectors by its index.
+pub(crate) fn embeddings_by_id(kind: ItemKind, columns: &str, count: usize) -> String {
+    format!(
+        "SELECT {columns} FROM {} WHERE item_id IN ({}) AND model = $2 \
+         AND COALESCE(locrit_id, NULL) = $1",
+        table_of(kind),
+        placeholders(3, count)
+    )
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct SearchRow {
     kind: String,
@@ -632,27 +652,15 @@ macro_rules! impl_search_store {
                 model: &str,
                 items: &[$crate::search::ItemRef],
             ) -> Result<Vec<$crate::search::StoredVector>> {
-                use $crate::search::{ItemKind, ids_of, placeholders, table_of};
+                use $crate::search::{embeddings_by_id, ids_by_kind};
                 let mut found = Vec::new();
-                for kind in [ItemKind::Message, ItemKind::Memory] {
-                    let ids = ids_of(items, kind);
-                    if ids.is_empty() {
-                        continue;
-                    }
-                    let sql = format!(
-                        "SELECT '{}' AS kind, item_id, vector, created_at FROM {} \
-                         WHERE item_id IN ({}) AND model = $2 AND COALESCE(locrit_id, NULL) = $1",
-                        kind.as_str(),
-                        table_of(kind),
-                        placeholders(3, ids.len())
+                for (kind, ids) in ids_by_kind(items) {
+                    let columns = format!("'{}' AS kind, item_id, vector, created_at", kind.as_str());
+                    let sql = embeddings_by_id(kind, &columns, ids.len());
+                    let query = ids.iter().fold(
+                        sqlx::query_as::<_, (String, Uuid, Vec<u8>, DateTime<Utc>)>(&sql).bind(locrit_id).bind(model),
+                        |query, id| query.bind(id),
                     );
-                    let mut query =
-                        sqlx::query_as::<_, (String, Uuid, Vec<u8>, DateTime<Utc>)>(&sql)
-                            .bind(locrit_id)
-                            .bind(model);
-                    for id in ids {
-                        query = query.bind(id);
-                    }
                     for row in query.fetch_all(&self.pool).await? {
                         found.push($crate::search::stored_vector(row)?);
                     }
@@ -666,28 +674,16 @@ macro_rules! impl_search_store {
                 model: &str,
                 items: &[$crate::search::ItemRef],
             ) -> Result<Vec<($crate::search::ItemRef, DateTime<Utc>)>> {
-                use $crate::search::{ItemKind, ItemRef, ids_of, placeholders, table_of};
+                use $crate::search::{ItemRef, embeddings_by_id, ids_by_kind};
                 let mut found = Vec::new();
-                for kind in [ItemKind::Message, ItemKind::Memory] {
-                    let ids = ids_of(items, kind);
-                    if ids.is_empty() {
-                        continue;
-                    }
-                    let sql = format!(
-                        "SELECT item_id, created_at FROM {} \
-                         WHERE item_id IN ({}) AND model = $2 AND COALESCE(locrit_id, NULL) = $1",
-                        table_of(kind),
-                        placeholders(3, ids.len())
+                for (kind, ids) in ids_by_kind(items) {
+                    let sql = embeddings_by_id(kind, "item_id, created_at", ids.len());
+                    let query = ids.iter().fold(
+                        sqlx::query_as::<_, (Uuid, DateTime<Utc>)>(&sql).bind(locrit_id).bind(model),
+                        |query, id| query.bind(id),
                     );
-                    let mut query = sqlx::query_as::<_, (Uuid, DateTime<Utc>)>(&sql)
-                        .bind(locrit_id)
-                        .bind(model);
-                    for id in ids {
-                        query = query.bind(id);
-                    }
-                    for (id, created_at) in query.fetch_all(&self.pool).await? {
-                        found.push((ItemRef { kind, id }, created_at));
-                    }
+                    let dated = query.fetch_all(&self.pool).await?;
+                    found.extend(dated.into_iter().map(|(id, at)| (ItemRef { kind, id }, at)));
                 }
                 Ok(found)
             }
