@@ -201,12 +201,10 @@ impl Core {
             .finish_job(job.id, &self.jobs.runner, &outcome)
             .await
         {
-            Ok(true) => {}
-            Ok(false) => tracing::warn!(job = %job.id, "job lease lost before it finished"),
+            Ok(Some(finished)) => self.events.publish(Event::JobUpdated(finished)),
+            // The server that took it over announces it.
+            Ok(None) => tracing::warn!(job = %job.id, "job lease lost before it finished"),
             Err(error) => tracing::warn!(job = %job.id, %error, "cannot record a job's end"),
-        }
-        if let Ok(Some(job)) = self.store.job(job.id).await {
-            self.events.publish(Event::JobUpdated(job));
         }
     }
 }

@@ -395,8 +395,9 @@ pub trait Store:
         owner: &str,
         lease_until: DateTime<Utc>,
     ) -> Result<Option<Job>>;
-    /// Ends a claimed job; false when `owner` no longer holds it (its lease was taken over).
-    async fn finish_job(&self, id: Uuid, owner: &str, outcome: &JobOutcome) -> Result<bool>;
+    /// Ends a claimed job and returns it as it now is; `None` when `owner` no longer holds
+    /// it (its lease was taken over).
+    async fn finish_job(&self, id: Uuid, owner: &str, outcome: &JobOutcome) -> Result<Option<Job>>;
     /// Extends a running job's lease; false when `owner` no longer holds it.
     async fn renew_job(&self, id: Uuid, owner: &str, lease_until: DateTime<Utc>) -> Result<bool>;
     async fn job(&self, id: Uuid) -> Result<Option<Job>>;

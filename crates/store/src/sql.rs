@@ -1012,26 +1012,29 @@ macro_rules! impl_store {
                 id: Uuid,
                 owner: &str,
                 outcome: &$crate::JobOutcome,
-            ) -> Result<bool> {
+            ) -> Result<Option<Job>> {
                 let (status, error, run_after) = match outcome {
                     $crate::JobOutcome::Done => ("done", None, None),
                     $crate::JobOutcome::Retry { error, at } => ("queued", Some(error), Some(*at)),
                     $crate::JobOutcome::Failed { error } => ("failed", Some(error), None),
                 };
-                let done = sqlx::query(
+                let sql = format!(
                     "UPDATE jobs SET status = $3, last_error = COALESCE($4, last_error), \
                      run_after = COALESCE($5, run_after), lease_owner = NULL, lease_until = NULL, \
-                     updated_at = $6 WHERE id = $1 AND lease_owner = $2 AND status = 'running'",
-                )
-                .bind(id)
-                .bind(owner)
-                .bind(status)
-                .bind(error)
-                .bind(run_after)
-                .bind(now())
-                .execute(&self.writer)
-                .await?;
-                Ok(done.rows_affected() == 1)
+                     updated_at = $6 WHERE id = $1 AND lease_owner = $2 AND status = 'running' \
+                     RETURNING {}",
+                    $crate::sql::JOB_COLUMNS
+                );
+                let row: Option<JobRow> = sqlx::query_as(&sql)
+                    .bind(id)
+                    .bind(owner)
+                    .bind(status)
+                    .bind(error)
+                    .bind(run_after)
+                    .bind(now())
+                    .fetch_optional(&self.writer)
+                    .await?;
+                row.map(Job::try_from).transpose()
             }
 
             async fn renew_job(&self, id: Uuid, owner: &str, lease_until: DateTime<Utc>) -> Result<bool> {

@@ -1406,11 +1406,16 @@ mod cases {
                 .is_none(),
             "renewed, it stays with its runner"
         );
-        assert!(
-            store
-                .finish_job(queued.id, "a", &JobOutcome::Done)
-                .await
-                .unwrap()
+        let finished = store
+            .finish_job(queued.id, "a", &JobOutcome::Done)
+            .await
+            .unwrap()
+            .expect("its runner ends it");
+        assert_eq!(finished.status, JobStatus::Done);
+        assert_eq!(
+            Some(finished),
+            store.job(queued.id).await.unwrap(),
+            "returned as stored"
         );
         assert!(
             !store.renew_job(queued.id, "a", renewed).await.unwrap(),
@@ -1452,10 +1457,20 @@ mod cases {
             at: chrono::Utc::now() + chrono::Duration::seconds(60),
         };
         assert!(
-            !store.finish_job(queued.id, "b", &retry).await.unwrap(),
+            store
+                .finish_job(queued.id, "b", &retry)
+                .await
+                .unwrap()
+                .is_none(),
             "only its runner ends it"
         );
-        assert!(store.finish_job(queued.id, "a", &retry).await.unwrap());
+        assert!(
+            store
+                .finish_job(queued.id, "a", &retry)
+                .await
+                .unwrap()
+                .is_some()
+        );
         assert_eq!(
             store.claim_job(&["learn"], "a", soon).await.unwrap(),
             None,
@@ -1482,10 +1497,11 @@ mod cases {
             .unwrap();
         assert_eq!((taken.id, taken.attempts), (abandoned.id, 2));
         assert!(
-            !store
+            store
                 .finish_job(abandoned.id, "dead", &JobOutcome::Done)
                 .await
                 .unwrap()
+                .is_none()
         );
         let failed = JobOutcome::Failed {
             error: "bad answer".into(),
@@ -1495,6 +1511,7 @@ mod cases {
                 .finish_job(abandoned.id, "alive", &failed)
                 .await
                 .unwrap()
+                .is_some()
         );
 
         let query = JobQuery {
@@ -1525,6 +1542,7 @@ mod cases {
                 .finish_job(claimed.id, "alive", &JobOutcome::Done)
                 .await
                 .unwrap()
+                .is_some()
         );
         assert_eq!(
             store.job(claimed.id).await.unwrap().unwrap().status,
