@@ -108,11 +108,12 @@ impl History {
         self.revision = reply_revisions.after;
         // Only what the next prompt can use is kept.
         let mut oldest = 0;
-        while oldest < self.messages.len()
-            && (self.messages.len() - oldest > LIMIT
-                || self.tokens - estimate_tokens(&self.messages[oldest].content) >= budget)
-        {
-            self.tokens -= estimate_tokens(&self.messages[oldest].content);
+        while let Some(first) = self.messages.get(oldest) {
+            let without = self.tokens.saturating_sub(estimate_tokens(&first.content));
+            if self.messages.len() - oldest <= LIMIT && without < budget {
+                break;
+            }
+            self.tokens = without;
             oldest += 1;
         }
         if oldest > 0 {
@@ -130,8 +131,9 @@ pub(super) struct KeptHistories {
 }
 
 impl KeptHistories {
-    /// The session's kept history, if it is the session at `revision` and holds what a
-    /// prompt of `budget` tokens can use. Taken out: the turn gives it back, extended.
+    /// The session's kept history, if it was made at the session's current revision and
+    /// holds what a prompt of `budget` tokens can use. Taken out: the turn gives it
+    /// back, extended.
     pub fn take(&self, session: &Session, budget: u32) -> Option<History> {
         let mut sessions = self.sessions.lock().expect("kept histories");
         let (history, _) = sessions.remove(&session.id)?;
@@ -149,5 +151,84 @@ impl KeptHistories {
         {
             sessions.remove(&unused);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use locrit_domain::{MessageStatus, Role};
+
+    use super::*;
+
+    /// A message of 12 characters: 8 tokens by the estimate.
+    fn message(seq: i64) -> Message {
+        Message {
+            id: Uuid::now_v7(),
+            locrit_id: Uuid::nil(),
+            session_id: "s".into(),
+            seq,
+            role: Role::User,
+            content: "x".repeat(12),
+            user_id: None,
+            status: MessageStatus::Complete,
+            metadata: serde_json::json!({}),
+            timestamp: chrono::Utc::now(),
+            edited_at: None,
+        }
+    }
+
+    fn revisions(before: i64) -> Revisions {
+        Revisions {
+            before,
+            after: before + 1,
+        }
+    }
+
+    fn seqs(history: &History) -> Vec<i64> {
+        history.messages.iter().map(|m| m.seq).collect()
+    }
+
+    #[test]
+    fn a_turn_extends_the_copy_only_if_nothing_else_wrote_keeping_what_the_budget_uses() {
+        let copy = || History {
+            messages: (1..=4).map(message).collect(),
+            tokens: 32,
+            reaches_start: true,
+            revision: 10,
+        };
+        let appended = |before| Appended {
+            message: message(5),
+            job: None,
+            revisions: revisions(before),
+        };
+        let (question, reply) = (appended(10), message(6));
+        assert!(
+            copy()
+                .after_turn(&appended(11), &reply, revisions(12), 1000)
+                .is_none(),
+            "a write between the copy and the question"
+        );
+        assert!(
+            copy()
+                .after_turn(&question, &reply, revisions(12), 1000)
+                .is_none(),
+            "a write between the question and the reply"
+        );
+
+        let kept = copy()
+            .after_turn(&question, &reply, revisions(11), 1000)
+            .unwrap();
+        assert_eq!(seqs(&kept), [1, 2, 3, 4, 5, 6]);
+        assert_eq!((kept.revision, kept.tokens), (12, 48));
+        assert!(kept.reaches_start);
+
+        // 20 tokens: the fewest newest messages holding them (3 × 8 ≥ 20 > 2 × 8).
+        let trimmed = copy()
+            .after_turn(&question, &reply, revisions(11), 20)
+            .unwrap();
+        assert_eq!(seqs(&trimmed), [4, 5, 6]);
+        assert_eq!(trimmed.tokens, 24);
+        assert!(!trimmed.reaches_start && trimmed.covers(20));
+        assert!(!trimmed.covers(30), "a larger window reads the store again");
     }
 }
