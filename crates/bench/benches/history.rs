@@ -27,7 +27,7 @@ fn history_benches(c: &mut Criterion) {
             ..StoreConfig::new(database.url())
         };
         let store = locrit_store::open(&config).await.unwrap();
-        History::open(store, &DataSet::new(messages, 64))
+        History::open(store, &DataSet::new(messages, 64), None)
             .await
             .unwrap()
     });

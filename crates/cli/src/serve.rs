@@ -15,7 +15,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot open the store {}", store_config.database_url))?;
     tracing::info!(store = %store.describe(), "store ready, migrations applied");
     let models = models_dir(&args.store.data_dir, args.models_dir.as_ref());
-    let core = Core::new(store).with_embedded_models(models.clone());
+    let core = Core::new(store)
+        .with_embedded_models(models.clone())
+        .with_search_index_dir(args.store.data_dir.join("search-index"));
     if let Some(url) = args.ollama_url {
         core.save_global_config(GlobalConfigChanges {
             ollama_base_url: Some(url),
@@ -82,7 +84,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
             .map_or(defaults.lease, std::time::Duration::from_secs),
         ..defaults
     });
-    let (app, sockets) = app(core, &config);
+    let (app, sockets) = app(core.clone(), &config);
     let shutdown = async move {
         shutdown_signal().await;
         // Long-polling clients would otherwise hold the shutdown until their next ping.
@@ -90,6 +92,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<()> {
     };
     serve(listener, app, shutdown).await?;
     background.stop().await;
+    core.save_search_indexes().await;
     tracing::info!("Locrit stopped");
     Ok(())
 }

@@ -21,6 +21,7 @@ mod public;
 pub mod search;
 mod sessions;
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use locrit_store::Store;
@@ -64,6 +65,13 @@ impl Core {
             search: Arc::default(),
             embedded: Arc::default(),
         }
+    }
+
+    /// Keeps the search indexes in `dir` between runs (see `search`), so that a
+    /// restart loads them instead of building them from every vector.
+    pub fn with_search_index_dir(mut self, dir: PathBuf) -> Self {
+        self.search = Arc::new(search::SearchState::saved_in(dir));
+        self
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -98,6 +98,7 @@ impl Core {
         if !self.store.delete_locrit(locrit.id).await? {
             return Err(Error::NotFound("Locrit"));
         }
+        self.forget_search_indexes(locrit.id).await;
         tracing::info!(locrit = %locrit.name, id = %locrit.id, "Locrit deleted");
         Ok(())
     }

@@ -569,3 +569,98 @@ async fn recall_leaves_out_the_words_most_rows_hold() {
     let found = search(&setup, "hello", SearchMode::Keyword).await;
     assert_eq!(found.hits.len(), 10);
 }
+
+/// A server keeping its indexes on disk loads the graph at its next start instead of
+/// building it, catches it up with what was stored meanwhile, and removes it with the
+/// Locrit.
+#[tokio::test]
+async fn a_restart_loads_the_saved_index_and_catches_up_with_the_store() {
+    let setup = setup().await;
+    let dir = tempfile::tempdir().unwrap();
+    let saved_in = dir.path().join("search-index");
+    let server = || async {
+        let store = locrit_store::open(&StoreConfig::new(setup.db.url()))
+            .await
+            .unwrap();
+        Core::new(store).with_search_index_dir(saved_in.clone())
+    };
+    let semantic = |core: Core, text: &'static str| {
+        let locrit = setup.locrit.clone();
+        async move {
+            core.search(&locrit, &query(text, SearchMode::Semantic))
+                .await
+                .unwrap()
+        }
+    };
+    let dog_text = "the dog ran in the park";
+    store_messages(&setup, "s", &["the cat sat on the mat", dog_text]).await;
+    let worker = setup.core.spawn_embedder();
+    eventually("every row embedded", || async {
+        vectors(&setup.core, &setup.locrit, EMBEDDER).await == 2
+    })
+    .await;
+
+    // The first search builds the index and saves it at once.
+    let first = server().await;
+    let found = semantic(first.clone(), dog_text).await;
+    assert_eq!(found.semantic.as_ref().unwrap().indexed, 2);
+    let dog = found.hits[0].id;
+    assert!(saved_in.join(format!("{}.ann", setup.locrit.id)).exists());
+    assert_eq!(first.save_search_indexes().await, 0, "nothing new to save");
+    drop(first);
+
+    // While it is stopped, a message is edited (and embedded again) and one is added.
+    let edited = "stock prices and bonds";
+    setup
+        .core
+        .store()
+        .edit_message(setup.locrit.id, dog, edited)
+        .await
+        .unwrap()
+        .unwrap();
+    store_messages(&setup, "s", &["a whale sang in the sea"]).await;
+    eventually("the new texts embedded", || async {
+        vectors(&setup.core, &setup.locrit, EMBEDDER).await == 3
+    })
+    .await;
+    worker.abort();
+
+    // The next start loads the graph: it still holds the point of the edited
+    // message's old text (built from the store, it would have 3), which no longer
+    // counts; what came meanwhile is found.
+    let second = server().await;
+    let whale = semantic(second.clone(), "a whale sang in the sea").await;
+    assert_eq!(
+        whale.semantic.as_ref().unwrap().indexed,
+        4,
+        "loaded, then caught up"
+    );
+    assert_eq!(contents(&whale)[0], "a whale sang in the sea");
+    let new_meaning = semantic(second.clone(), edited).await;
+    assert_eq!(new_meaning.hits[0].id, dog);
+    let old_meaning = semantic(second.clone(), dog_text).await;
+    if let Some(hit) = old_meaning.hits.iter().find(|h| h.id == dog) {
+        assert!(hit.score < 0.5, "scored by its new vector only: {hit:?}");
+    }
+    assert_eq!(second.save_search_indexes().await, 1, "it gained points");
+
+    // A damaged save is not loaded: the index is built from the store again.
+    let list = saved_in.join(format!("{}.ann", setup.locrit.id));
+    let bytes = std::fs::read(&list).unwrap();
+    std::fs::write(&list, &bytes[..bytes.len() - 1]).unwrap();
+    let third = server().await;
+    let rebuilt = semantic(third.clone(), edited).await;
+    assert_eq!(
+        rebuilt.semantic.as_ref().unwrap().indexed,
+        3,
+        "built from the store"
+    );
+    assert_eq!(rebuilt.hits[0].id, dog);
+
+    third.delete_locrit(&setup.locrit).await.unwrap();
+    let left: Vec<_> = std::fs::read_dir(&saved_in).unwrap().collect();
+    assert!(
+        left.is_empty(),
+        "the deleted Locrit's index is gone: {left:?}"
+    );
+}

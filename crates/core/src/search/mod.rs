@@ -13,6 +13,7 @@ mod embedder;
 mod snippet;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -108,6 +109,23 @@ pub struct SearchResults {
     pub next_offset: Option<u32>,
 }
 
+/// Saves an index, saying in the log how it went; true if it wrote.
+fn save(index: &AnnIndex, dir: &std::path::Path, locrit: Uuid, model: &str) -> bool {
+    let started = Instant::now();
+    match index.save(dir, locrit, model) {
+        Ok(wrote) => {
+            if wrote {
+                tracing::info!(%locrit, vectors = index.len(), elapsed = ?started.elapsed(), "search index saved");
+            }
+            wrote
+        }
+        Err(error) => {
+            tracing::warn!(%error, %locrit, "cannot save the search index: the next start builds it again");
+            false
+        }
+    }
+}
+
 /// An index: `None` while its build (started by the first search that needs it) runs.
 type IndexSlot = watch::Receiver<Option<Arc<AnnIndex>>>;
 
@@ -129,7 +147,18 @@ pub const INDEX_BUILDING: &str =
 #[derive(Default)]
 pub(crate) struct SearchState {
     indexes: Mutex<HashMap<(Uuid, String), IndexSlot>>,
+    /// Where indexes are saved between runs (none: rebuilt at every start).
+    index_dir: Option<PathBuf>,
     term_rows: Mutex<TermRowsCache>,
+}
+
+impl SearchState {
+    pub(crate) fn saved_in(dir: PathBuf) -> Self {
+        Self {
+            index_dir: Some(dir),
+            ..Self::default()
+        }
+    }
 }
 
 /// A store this small is searched whole in no time: every word is kept.
@@ -427,31 +456,111 @@ impl Core {
             } else {
                 let caught_up = index.clone();
                 tokio::task::spawn_blocking(move || {
-                    caught_up.add(fresh);
-                    caught_up.read_done(read_at);
+                    if caught_up.try_add(fresh) {
+                        caught_up.read_done(read_at);
+                    } else {
+                        caught_up.mark_stale();
+                    }
                 })
                 .await
                 .expect("adding to the index does not panic");
+                self.save_if_doubled(locrit_id, model, &index);
             }
         }
         Ok(Index::Ready(index))
     }
 
-    /// Builds a Locrit's index for a model from every vector stored.
+    /// Loads a Locrit's index for a model from its last save (or, with none usable,
+    /// builds it from every vector stored), caught up with the store. A built index is
+    /// saved before it is used, so that the next start loads it.
     async fn build_ann_index(&self, locrit_id: Uuid, model: &str) -> Result<Arc<AnnIndex>> {
+        let started = Instant::now();
+        let dir = self.search.index_dir.clone();
+        let loaded = match dir.clone() {
+            Some(dir) => {
+                let model = model.to_owned();
+                tokio::task::spawn_blocking(move || AnnIndex::load(&dir, locrit_id, &model))
+                    .await
+                    .expect("loading an index does not panic")
+                    .unwrap_or_else(|error| {
+                        tracing::warn!(%error, locrit = %locrit_id, "the saved search index cannot be used: building it again");
+                        None
+                    })
+            }
+            None => None,
+        };
         let read_at = Utc::now();
-        let vectors = self.store.embeddings(locrit_id, model, None).await?;
+        let since = loaded.as_ref().and_then(AnnIndex::catch_up_since);
+        let vectors = self.store.embeddings(locrit_id, model, since).await?;
+        let model = model.to_owned();
         let index = tokio::task::spawn_blocking(move || {
-            let index = AnnIndex::new(vectors.len());
+            let built = loaded.is_none();
+            let index = loaded.unwrap_or_else(|| AnnIndex::new(vectors.len()));
+            let read = vectors.len();
             index.add(vectors);
             index.read_done(read_at);
             // Caught up by this very read: the next search need not read again.
             index.begin_catch_up_if_due();
+            let how = if built { "built" } else { "loaded" };
+            tracing::info!(locrit = %locrit_id, vectors = index.len(), read, elapsed = ?started.elapsed(), "search index {how}");
+            if let Some(dir) = dir.filter(|_| built) {
+                save(&index, &dir, locrit_id, &model);
+            }
             Arc::new(index)
         })
         .await
         .expect("building the index does not panic");
         Ok(index)
+    }
+
+    /// Saves, in the background, an index that has doubled since it was last saved.
+    fn save_if_doubled(&self, locrit_id: Uuid, model: &str, index: &Arc<AnnIndex>) {
+        if let Some(dir) = self.search.index_dir.clone()
+            && index.ask_save_if_due()
+        {
+            let (index, model) = (index.clone(), model.to_owned());
+            tokio::task::spawn_blocking(move || save(&index, &dir, locrit_id, &model));
+        }
+    }
+
+    /// Saves the indexes that gained vectors since they were loaded or last saved, so
+    /// that the next start loads them instead of building them. For a server's stop,
+    /// once searches have ended (a save holds inserts back). Returns how many it saved.
+    pub async fn save_search_indexes(&self) -> usize {
+        let Some(dir) = self.search.index_dir.clone() else {
+            return 0;
+        };
+        let ready: Vec<((Uuid, String), Arc<AnnIndex>)> = {
+            let indexes = self.search.indexes.lock().expect("ann indexes");
+            indexes
+                .iter()
+                .filter_map(|(key, slot)| Some((key.clone(), slot.borrow().clone()?)))
+                .collect()
+        };
+        tokio::task::spawn_blocking(move || {
+            ready
+                .iter()
+                .filter(|((locrit, model), index)| save(index, &dir, *locrit, model))
+                .count()
+        })
+        .await
+        .expect("saving indexes does not panic")
+    }
+
+    /// Drops a deleted Locrit's indexes, in memory and on disk.
+    pub(crate) async fn forget_search_indexes(&self, locrit_id: Uuid) {
+        self.search
+            .indexes
+            .lock()
+            .expect("ann indexes")
+            .retain(|(locrit, _), _| *locrit != locrit_id);
+        if let Some(dir) = self.search.index_dir.clone() {
+            let removed =
+                tokio::task::spawn_blocking(move || AnnIndex::remove_saved(&dir, locrit_id)).await;
+            if let Ok(Err(error)) = removed {
+                tracing::warn!(%error, locrit = %locrit_id, "cannot remove a deleted Locrit's saved search index");
+            }
+        }
     }
 
     /// Vectors of this Locrit for `model` were stored here: a loaded index catches up

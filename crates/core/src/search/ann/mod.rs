@@ -9,7 +9,9 @@
 //! cannot remove points: a deleted or re-embedded row leaves a stale point behind,
 //! which is harmless because every candidate is checked against the store (the source
 //! of truth): a point counts only while the item's stored vector is still the one it
-//! was made of (same time stored). A restart rebuilds a clean graph.
+//! was made of (same time stored). The graph is saved to disk when first built and
+//! when the server stops ([`file`]), so a restart loads it and catches up instead of
+//! building it again.
 //!
 //! Catching up reads every vector of the last seconds again, so it is not done before
 //! every search: only once this server's embedding worker has stored vectors since the
@@ -17,8 +19,10 @@
 //! other servers' writes and imports). Under chat load, where every turn searches, this
 //! keeps that read off most turns.
 
+mod file;
+
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock};
 use std::time::Instant;
 
 use chrono::{DateTime, Duration, Utc};
@@ -38,11 +42,18 @@ const CATCH_UP_MARGIN_SECONDS: i64 = 5;
 /// Vectors stored by other servers (or by an import) are found at most this long after
 /// they were stored.
 pub(crate) const CATCH_UP_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+/// A graph growing while the server runs is saved again each time it has doubled, from
+/// this many points (smaller ones build in seconds): all saves together write about
+/// twice the last one, and a crash loses at most half of what a restart reloads.
+const SAVE_AGAIN_FROM: usize = 10_000;
 
 pub(crate) struct AnnIndex {
     /// Vectors are normalised on insert, so L2 distance orders them as cosine does.
     graph: Hnsw<'static, f32, DistL2>,
     state: Mutex<State>,
+    /// Held shared by inserts and exclusively by a save: a graph written while points
+    /// are inserted could link to points its file lacks.
+    inserting: RwLock<()>,
 }
 
 #[derive(Default)]
@@ -58,6 +69,10 @@ struct State {
     caught_up: Option<Instant>,
     /// This server stored vectors since then.
     stale: bool,
+    /// How many points the graph had when it was last saved or loaded.
+    saved: usize,
+    /// A save was asked for and has not begun.
+    save_asked: bool,
 }
 
 impl AnnIndex {
@@ -71,6 +86,7 @@ impl AnnIndex {
                 DistL2,
             ),
             state: Mutex::default(),
+            inserting: RwLock::default(),
         }
     }
 
@@ -112,6 +128,31 @@ impl AnnIndex {
     /// `hnsw_rs`'s parallel insert measured 2.6 times slower on this project's 2 cores.
     /// Vectors of another dimension than the first one are skipped.
     pub(crate) fn add(&self, vectors: Vec<StoredVector>) {
+        let _inserting = self.inserting.read().expect("ann inserts");
+        self.insert(vectors);
+    }
+
+    /// Adds vectors as [`add`](Self::add) does, unless the graph is being saved:
+    /// then it adds nothing and returns false (the next catch-up reads them again)
+    /// rather than holding a search up until the save ends.
+    pub(crate) fn try_add(&self, vectors: Vec<StoredVector>) -> bool {
+        let Ok(_inserting) = self.inserting.try_read() else {
+            return false;
+        };
+        self.insert(vectors);
+        true
+    }
+
+    /// True once each time the graph has doubled since it was last saved or loaded
+    /// (from [`SAVE_AGAIN_FROM`] points): the caller then saves it.
+    pub(crate) fn ask_save_if_due(&self) -> bool {
+        let mut state = self.state.lock().expect("ann state");
+        let due = !state.save_asked && state.points.len() >= SAVE_AGAIN_FROM.max(2 * state.saved);
+        state.save_asked |= due;
+        due
+    }
+
+    fn insert(&self, vectors: Vec<StoredVector>) {
         let mut fresh: Vec<(Vec<f32>, usize)> = Vec::new();
         {
             let mut state = self.state.lock().expect("ann state");
@@ -208,7 +249,7 @@ mod tests {
     }
 
     /// A deterministic pseudo-random generator (xorshift), so the test is repeatable.
-    fn random_vectors(count: usize, dim: usize, mut seed: u64) -> Vec<Vec<f32>> {
+    pub(super) fn random_vectors(count: usize, dim: usize, mut seed: u64) -> Vec<Vec<f32>> {
         let mut next = move || {
             seed ^= seed << 13;
             seed ^= seed >> 7;
