@@ -99,6 +99,24 @@ pub struct KeywordQuery {
     pub offset: u32,
 }
 
+/// A keyword query matching more of a Locrit's rows than this ranks only the newest
+/// this many (unless narrowed by session, role or time, which keeps it exact): ranking
+/// every row that holds the words most texts hold took seconds at a million messages,
+/// and such words hardly tell rows apart.
+pub const KEYWORD_WINDOW: u32 = 2_000;
+
+impl KeywordQuery {
+    /// How many of the newest matches are ranked (`$9`); `None`: all of them.
+    pub(crate) fn window(&self) -> Option<i64> {
+        let filter = &self.filter;
+        let narrowed = filter.session_key.is_some()
+            || filter.role.is_some()
+            || filter.since.is_some()
+            || filter.until.is_some();
+        (!narrowed).then_some(i64::from(KEYWORD_WINDOW))
+    }
+}
+
 /// Row counts of the full-text index: [`SearchStore::term_rows`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TermRows {
@@ -437,7 +455,8 @@ impl TryFrom<TaskRow> for EmbedTask {
 
 /// Implements [`SearchStore`] for a store type; `$keyword_sql` turns a query into the
 /// dialect's ranked full-text SQL (parameters as in `MESSAGE_FILTER`, `$2` the match
-/// expression, `$7` limit, `$8` offset) and `$match_expression` builds `$2`;
+/// expression, `$7` limit, `$8` offset, `$9` the newest matches ranked, all if null)
+/// and `$match_expression` builds `$2`;
 /// `$total_rows` counts the indexed rows and `$term_rows` those holding the term `$1`.
 macro_rules! impl_search_store {
     ($store:ty, $keyword_sql:path, $match_expression:path, $null_time:expr,
@@ -465,6 +484,7 @@ macro_rules! impl_search_store {
                     .bind(filter.until)
                     .bind(i64::from(query.limit))
                     .bind(i64::from(query.offset))
+                    .bind(query.window())
                     .fetch_all(&self.pool)
                     .await?;
                 rows.into_iter().map(TryInto::try_into).collect()
@@ -726,35 +746,40 @@ pub(crate) mod sqlite {
         "SELECT COALESCE((SELECT doc FROM search_fts_terms WHERE term = $1), 0)";
 
     pub(crate) fn keyword_sql(kinds: Kinds) -> Option<String> {
-        // bm25 is lower for better matches: negate it so higher is better. `CROSS JOIN`
-        // keeps SQLite's join order: the full-text matches first, then their rows (left
-        // free, it may walk every memory of the Locrit and run the match on each).
-        let hits = |kind: &str| {
-            format!(
-                "(SELECT d.item_id, -bm25(search_fts) AS score FROM search_fts \
-                 CROSS JOIN search_docs d ON d.doc = search_fts.rowid \
-                 WHERE search_fts MATCH $2 AND d.locrit_id = $1 AND d.kind = '{kind}') h"
-            )
+        // One full-text scan for both kinds, newest first so that the window (`$9`)
+        // ends it early. bm25 is lower for better matches: negated, higher is better.
+        // `CROSS JOIN` keeps SQLite's join order: the matches first, then their rows
+        // (left free, it may walk every memory of the Locrit and match each).
+        let kind = match (kinds.messages, kinds.memories) {
+            (true, true) => "",
+            (true, false) => " AND d.kind = 'message'",
+            (false, true) => " AND d.kind = 'memory'",
+            (false, false) => return None,
         };
         let union = union_of_kinds(
             kinds,
             || {
                 format!(
-                    "SELECT {MESSAGE_ITEM}, h.score FROM {} CROSS JOIN messages m ON m.id = h.item_id \
-                     CROSS JOIN sessions s ON s.id = m.session_id WHERE {MESSAGE_FILTER}",
-                    hits("message")
+                    "SELECT {MESSAGE_ITEM}, h.score FROM h CROSS JOIN messages m ON m.id = h.item_id \
+                     CROSS JOIN sessions s ON s.id = m.session_id \
+                     WHERE h.kind = 'message' AND {MESSAGE_FILTER}"
                 )
             },
             || {
                 format!(
                     "SELECT 'memory' AS kind, y.id, y.locrit_id, NULL AS session_key, NULL AS role, \
-                     y.content, y.created_at, NULL AS edited_at, h.score FROM {} \
-                     CROSS JOIN memories y ON y.id = h.item_id WHERE {MEMORY_FILTER}",
-                    hits("memory")
+                     y.content, y.created_at, NULL AS edited_at, h.score FROM h \
+                     CROSS JOIN memories y ON y.id = h.item_id WHERE h.kind = 'memory' AND {MEMORY_FILTER}"
                 )
             },
         )?;
-        Some(ranked(&union))
+        Some(format!(
+            "WITH h AS MATERIALIZED (SELECT d.kind, d.item_id, -bm25(search_fts) AS score \
+             FROM search_fts CROSS JOIN search_docs d ON d.doc = search_fts.rowid \
+             WHERE search_fts MATCH $2 AND d.locrit_id = $1{kind} \
+             ORDER BY search_fts.rowid DESC LIMIT COALESCE($9, -1)) {}",
+            ranked(&union)
+        ))
     }
 }
 
@@ -795,7 +820,10 @@ pub(crate) mod postgres {
                 )
             },
         )?;
-        Some(ranked(&union))
+        // The window: a null limit is no limit.
+        Some(ranked(&format!(
+            "SELECT * FROM ({union}) matched ORDER BY created_at DESC LIMIT $9"
+        )))
     }
 }
 

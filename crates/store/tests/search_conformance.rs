@@ -9,8 +9,8 @@ use chrono::{Duration, Utc};
 use locrit_domain::{Locrit, NewLocrit, NewMemory, NewMessage, NewSession, Role, SessionKind};
 use locrit_domain::{Message, SessionStatus};
 use locrit_store::{
-    EmbedTask, ItemKind, ItemRef, KeywordQuery, Kinds, NewEmbedding, SearchFilter, Store,
-    StoreConfig, TermRows, query_terms,
+    EmbedTask, ItemKind, ItemRef, KEYWORD_WINDOW, KeywordQuery, Kinds, NewEmbedding, SearchFilter,
+    Store, StoreConfig, TermRows, query_terms,
 };
 use locrit_testkit::TestDatabase;
 use serde_json::json;
@@ -88,6 +88,70 @@ async fn found(store: &Arc<dyn Store>, locrit: Uuid, q: &KeywordQuery) -> Vec<St
 
 mod cases {
     use super::*;
+
+    /// Past [`KEYWORD_WINDOW`] matches, the newest are ranked: the best match, older
+    /// than them, is left out, unless a filter narrows the search (then exact). Both
+    /// kinds share the window, and another Locrit's rows do not take its places.
+    pub async fn a_query_matching_more_rows_than_the_window_ranks_the_newest(
+        store: Arc<dyn Store>,
+    ) {
+        let pixie = new_locrit(&store, "Pixie").await;
+        let other = new_locrit(&store, "Other").await;
+        let window = KEYWORD_WINDOW as usize;
+        session_with(&store, &pixie, "old", &[(Role::User, "zebra zebra zebra")]).await;
+        let newer: Vec<String> = (0..window)
+            .map(|n| format!("a zebra seen on walk number {n} of the long summer"))
+            .collect();
+        let newer: Vec<(Role, &str)> = newer
+            .iter()
+            .map(|t| (Role::Assistant, t.as_str()))
+            .collect();
+        session_with(&store, &pixie, "new", &newer).await;
+        let others: Vec<(Role, &str)> = (0..50).map(|_| (Role::User, "zebra")).collect();
+        session_with(&store, &other, "x", &others).await;
+
+        let hits = store
+            .keyword_search(pixie.id, &query("zebra"))
+            .await
+            .unwrap();
+        assert_eq!(hits.len(), 20, "the window is the Locrit's own");
+        assert!(
+            hits.iter().all(|h| h.content != "zebra zebra zebra"),
+            "{:?}",
+            hits[0]
+        );
+        assert!(hits.windows(2).all(|w| w[0].score >= w[1].score));
+        let narrowed = KeywordQuery {
+            filter: SearchFilter {
+                role: Some(Role::User),
+                ..Default::default()
+            },
+            ..query("zebra")
+        };
+        let exact = store.keyword_search(pixie.id, &narrowed).await.unwrap();
+        assert_eq!(
+            exact[0].content, "zebra zebra zebra",
+            "narrowed: every match ranked"
+        );
+
+        // A memory is newer than all but the window's last message: it takes a place.
+        store
+            .insert_memory(pixie.id, &memory("zebra zebra stripes"))
+            .await
+            .unwrap();
+        let hits = store
+            .keyword_search(pixie.id, &query("zebra"))
+            .await
+            .unwrap();
+        assert_eq!(hits[0].content, "zebra zebra stripes");
+        let deep = KeywordQuery {
+            limit: 100,
+            offset: KEYWORD_WINDOW - 50,
+            ..query("zebra")
+        };
+        let last_page = store.keyword_search(pixie.id, &deep).await.unwrap();
+        assert_eq!(last_page.len(), 50, "the window holds {window} rows in all");
+    }
 
     pub async fn keyword_search_ranks_and_filters(store: Arc<dyn Store>) {
         let pixie = new_locrit(&store, "Pixie").await;
@@ -660,4 +724,5 @@ conformance!(
     embeddings_are_stored_per_model_and_follow_their_rows,
     search_items_resolves_ids_through_the_filter,
     term_rows_count_the_rows_of_every_locrit_holding_each_term,
+    a_query_matching_more_rows_than_the_window_ranks_the_newest,
 );
