@@ -11,6 +11,7 @@ use tokio::sync::watch;
 use uuid::Uuid;
 
 use super::INDEX_BUILDING;
+use super::SearchState;
 use super::ann::AnnIndex;
 use crate::{Core, Result};
 
@@ -27,8 +28,19 @@ pub(super) enum Index {
     Unready(&'static str),
 }
 
-/// Saves an index, saying in the log how it went; true if it wrote.
-fn save(index: &AnnIndex, dir: &Path, locrit: Uuid, model: &str) -> bool {
+/// Saves an index, saying in the log how it went; true if it wrote. An index dropped
+/// meanwhile (its Locrit deleted, or another model chosen) is not saved: its files
+/// would outlive it.
+fn save(search: &SearchState, index: &AnnIndex, dir: &Path, locrit: Uuid, model: &str) -> bool {
+    let key = (locrit, model.to_owned());
+    if !search
+        .indexes
+        .lock()
+        .expect("ann indexes")
+        .contains_key(&key)
+    {
+        return false;
+    }
     let started = Instant::now();
     match index.save(dir, locrit, model) {
         Ok(wrote) => {
@@ -143,7 +155,7 @@ impl Core {
         let read_at = Utc::now();
         let since = loaded.as_ref().and_then(AnnIndex::catch_up_since);
         let vectors = self.store.embeddings(locrit_id, model, since).await?;
-        let model = model.to_owned();
+        let (search, model) = (self.search.clone(), model.to_owned());
         let index = tokio::task::spawn_blocking(move || {
             let built = loaded.is_none();
             let index = loaded.unwrap_or_else(|| AnnIndex::new(vectors.len()));
@@ -155,7 +167,7 @@ impl Core {
             let how = if built { "built" } else { "loaded" };
             tracing::info!(locrit = %locrit_id, vectors = index.len(), read, elapsed = ?started.elapsed(), "search index {how}");
             if let Some(dir) = dir.filter(|_| built) {
-                save(&index, &dir, locrit_id, &model);
+                save(&search, &index, &dir, locrit_id, &model);
             }
             Arc::new(index)
         })
@@ -169,8 +181,8 @@ impl Core {
         if let Some(dir) = self.search.index_dir.clone()
             && index.ask_save_if_due()
         {
-            let (index, model) = (index.clone(), model.to_owned());
-            tokio::task::spawn_blocking(move || save(&index, &dir, locrit_id, &model));
+            let (search, index, model) = (self.search.clone(), index.clone(), model.to_owned());
+            tokio::task::spawn_blocking(move || save(&search, &index, &dir, locrit_id, &model));
         }
     }
 
@@ -188,10 +200,11 @@ impl Core {
                 .filter_map(|(key, slot)| Some((key.clone(), slot.borrow().clone()?)))
                 .collect()
         };
+        let search = self.search.clone();
         tokio::task::spawn_blocking(move || {
             ready
                 .iter()
-                .filter(|((locrit, model), index)| save(index, &dir, *locrit, model))
+                .filter(|((locrit, model), index)| save(&search, index, &dir, *locrit, model))
                 .count()
         })
         .await
