@@ -61,10 +61,14 @@ impl AnnIndex {
     /// Removes every file of the index saved for `locrit` in `dir`.
     pub(crate) fn remove_saved(dir: &Path, locrit: Uuid) -> io::Result<()> {
         remove_graphs(dir, locrit, None)?;
-        match fs::remove_file(index_file(dir, locrit)) {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
-            _ => Ok(()),
+        let list = index_file(dir, locrit);
+        for file in [list.with_extension("ann.tmp"), list] {
+            match fs::remove_file(file) {
+                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error),
+                _ => {}
+            }
         }
+        Ok(())
     }
 
     /// Saves the graph in `dir` (made if missing), unless it holds no point it did not
@@ -138,6 +142,7 @@ impl AnnIndex {
             put_time(&mut out, *stored_at)?;
         }
         let final_path = index_file(dir, locrit);
+        // Removed with the others by `remove_saved`, should a crash leave it.
         let temporary = final_path.with_extension("ann.tmp");
         let mut file = File::create(&temporary)?;
         file.write_all(&out)?;
@@ -397,6 +402,7 @@ mod tests {
             (newer.item, newer.created_at)
         );
 
+        std::fs::write(dir.path().join(format!("{locrit}.ann.tmp")), b"cut short").unwrap();
         AnnIndex::remove_saved(dir.path(), locrit).unwrap();
         assert!(files_in(dir.path()).is_empty());
         assert!(
