@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use anyhow::ensure;
 use serde::Serialize;
@@ -73,21 +74,22 @@ pub async fn run(setup: &Setup, llm: &Llm, concurrency: &[usize]) -> anyhow::Res
             .map(|w| format!("{}/sessions/w{w}/messages", locrit.path))
             .collect();
         let (client, acked) = (http.clone(), acknowledged.clone());
-        let through_locrit = closed_loop(urls, setup.seconds, move |url: String| {
-            let (http, acked) = (client.clone(), acked.clone());
-            async move {
-                let body = json!({"content": "hello"});
-                let reply: Value = checked(http.post(&url).json(&body)).await?.json().await?;
-                ensure!(reply["reply"]["id"].is_string(), "no stored reply: {reply}");
-                acked.fetch_add(1, Ordering::Relaxed);
-                Ok((url, None))
-            }
-        })
-        .await?;
+        let through_locrit =
+            closed_loop(urls, setup.seconds, Duration::ZERO, move |url: String| {
+                let (http, acked) = (client.clone(), acked.clone());
+                async move {
+                    let body = json!({"content": "hello"});
+                    let reply: Value = checked(http.post(&url).json(&body)).await?.json().await?;
+                    ensure!(reply["reply"]["id"].is_string(), "no stored reply: {reply}");
+                    acked.fetch_add(1, Ordering::Relaxed);
+                    Ok((url, None))
+                }
+            })
+            .await?;
 
         let (client, reference) = (http.clone(), Arc::new(llm.reference_request()));
         let url = Arc::new(format!("{}/api/chat", llm.url()));
-        let direct = closed_loop(vec![(); n], setup.seconds, move |()| {
+        let direct = closed_loop(vec![(); n], setup.seconds, Duration::ZERO, move |()| {
             let (http, url, body) = (client.clone(), url.clone(), reference.clone());
             async move {
                 let text = checked(http.post(url.as_str()).json(&*body))

@@ -11,9 +11,10 @@ use locrit_core::search::{INDEX_BUILDING, SearchMode, SearchQuery};
 use locrit_core::{Core, GlobalConfigChanges};
 use locrit_domain::Locrit;
 use locrit_store::{MessagePage, SessionQuery, SqliteSync, Store, StoreConfig};
-use locrit_testkit::{FakeOllama, TestDatabase};
+use locrit_testkit::{FakeOllama, postgres_schema_url};
 use serde::Serialize;
 use serde_json::Value;
+use sqlx::Connection;
 use uuid::Uuid;
 
 use crate::dataset::{DataSet, MODEL, Rng, load_dataset, word};
@@ -163,38 +164,44 @@ pub struct HistoryOptions<'a> {
     pub hybrid: bool,
     /// Where the SQLite data set is kept and reused.
     pub dataset_dir: &'a Path,
-    /// A PostgreSQL server to load into instead (a fresh schema, dropped after).
+    /// A PostgreSQL server to load into instead, in a schema of the data set's name
+    /// (`locrit_bench_history_<messages>_<dim>`), kept and reused as the SQLite file is.
     pub postgres: Option<&'a str>,
 }
 
 pub async fn run(options: &HistoryOptions<'_>) -> anyhow::Result<Value> {
     let data = DataSet::new(options.messages, options.dim);
-    let (database, url, store_name, index_dir) = match options.postgres {
-        Some(url) => {
-            let database = TestDatabase::postgres_at(url).await;
-            let url = database.url().to_owned();
-            (Some(database), url, "postgres", None)
+    std::fs::create_dir_all(options.dataset_dir)?;
+    let name = format!("history-{}-{}", data.messages(), data.dim);
+    let (url, store_name, index_dir) = match options.postgres {
+        Some(admin_url) => {
+            let schema = name.replace('-', "_");
+            let schema = format!("locrit_bench_{schema}");
+            let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+                .execute(&mut admin)
+                .await?;
+            let url = postgres_schema_url(admin_url, &schema);
+            let index_dir = format!("{name}-postgres-search-index");
+            (url, "postgres", options.dataset_dir.join(index_dir))
         }
         None => {
-            std::fs::create_dir_all(options.dataset_dir)?;
-            let name = format!("history-{}-{}", data.messages(), data.dim);
             let file = options.dataset_dir.join(format!("{name}.db"));
-            let index_dir = options.dataset_dir.join(format!("{name}-search-index"));
             let url = format!("sqlite://{}", file.display());
-            (None, url, "sqlite", Some(index_dir))
+            let index_dir = options.dataset_dir.join(format!("{name}-search-index"));
+            (url, "sqlite", index_dir)
         }
     };
-    let index_loaded = index_dir.as_ref().is_some_and(|dir| {
-        std::fs::read_dir(dir).is_ok_and(|mut files| {
-            files.any(|f| f.is_ok_and(|f| f.path().extension().is_some_and(|e| e == "ann")))
-        })
+    let index_loaded = std::fs::read_dir(&index_dir).is_ok_and(|mut files| {
+        files.any(|f| f.is_ok_and(|f| f.path().extension().is_some_and(|e| e == "ann")))
     });
     // The load is the bench's, not a conversation's: no fsync per commit.
     let config = StoreConfig {
         sqlite_sync: SqliteSync::Normal,
         ..StoreConfig::new(url)
     };
-    let mut history = History::open(locrit_store::open(&config).await?, &data, index_dir).await?;
+    let mut history =
+        History::open(locrit_store::open(&config).await?, &data, Some(index_dir)).await?;
 
     let newest_page = time(options.samples, async || history.newest_page().await).await?;
     let mut hits = 0;
@@ -210,7 +217,6 @@ pub async fn run(options: &HistoryOptions<'_>) -> anyhow::Result<Value> {
         index_ready_seconds = Some(started.elapsed().as_secs_f64());
         hybrid_search = Some(time(options.samples, async || history.hybrid_search().await).await?);
     }
-    drop(database);
 
     let mut report = Report {
         store: store_name,

@@ -50,9 +50,17 @@ impl<S> Run<S> {
 }
 
 /// Runs one worker per state for `seconds`: each calls `turn(state)` in a loop (a
-/// closed loop: the next turn starts when the last one ended). A turn gives its state
-/// back with its time to first chunk, if it streamed. The first error stops the run.
-pub async fn closed_loop<S, F, Fut>(states: Vec<S>, seconds: f64, turn: F) -> anyhow::Result<Run<S>>
+/// closed loop: the next turn starts `think` after the last one ended, as a person
+/// reads the reply and types the next message; zero saturates the server). With a
+/// pause, the workers' first turns are spread over it, so they do not all send at once.
+/// A turn gives its state back with its time to first chunk, if it streamed. The first
+/// error stops the run.
+pub async fn closed_loop<S, F, Fut>(
+    states: Vec<S>,
+    seconds: f64,
+    think: Duration,
+    turn: F,
+) -> anyhow::Result<Run<S>>
 where
     S: Send + 'static,
     F: Fn(S) -> Fut + Send + Sync + 'static,
@@ -61,16 +69,20 @@ where
     let turn = Arc::new(turn);
     let started = Instant::now();
     let deadline = started + Duration::from_secs_f64(seconds);
-    let workers = states.into_iter().map(|mut state| {
+    let count = states.len().max(1) as u32;
+    let workers = states.into_iter().enumerate().map(|(index, mut state)| {
         let turn = turn.clone();
+        let first = started + think * index as u32 / count;
         tokio::spawn(async move {
             let (mut turns, mut first_chunks) = (Vec::new(), Vec::new());
+            tokio::time::sleep_until(first.into()).await;
             while Instant::now() < deadline {
                 let start = Instant::now();
                 let (next, first_chunk) = turn(state).await?;
                 turns.push(start.elapsed());
                 first_chunks.extend(first_chunk);
                 state = next;
+                tokio::time::sleep(think).await;
             }
             anyhow::Ok((state, turns, first_chunks))
         })

@@ -68,7 +68,9 @@ pub enum BenchScenario {
 pub struct BenchArgs {
     #[arg(value_enum, default_value_t = BenchScenario::All)]
     pub scenario: BenchScenario,
-    /// Store on this PostgreSQL server (a fresh schema, dropped after) instead of SQLite.
+    /// Store on this PostgreSQL server instead of SQLite: chat and stream in a fresh
+    /// schema, dropped after; history in a schema named after its data set, kept and
+    /// reused.
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
     /// A real Ollama server instead of the fake one (chat and stream; needs --model).
@@ -89,6 +91,10 @@ pub struct BenchArgs {
     /// Stream: how many of them chat at once.
     #[arg(long, default_value_t = 100)]
     pub chatting: usize,
+    /// Stream: the pause of each chatter between a reply and their next message, in the
+    /// paced cells (a person reading and typing takes far longer than the default).
+    #[arg(long, default_value_t = 1000)]
+    pub pause_ms: u64,
     /// History: messages in the store (and a tenth as many memories).
     #[arg(long, default_value_t = 1_000_000)]
     pub messages: usize,
@@ -101,7 +107,8 @@ pub struct BenchArgs {
     /// History: skip hybrid search (its first query builds the HNSW graph of every vector).
     #[arg(long)]
     pub no_hybrid: bool,
-    /// History: folder where the SQLite data set is kept, and reused by the next run.
+    /// History: folder where the SQLite data set and the search indexes are kept, and
+    /// reused by the next run.
     #[arg(long, default_value = "./locrit-bench")]
     pub dataset_dir: PathBuf,
     /// SQLite durability of the server under test.

@@ -1,6 +1,8 @@
 //! `locrit bench`: the project's performance figures on this machine (the measuring is
 //! `locrit-bench`'s), a table on stdout and every figure in a JSON file.
 
+use std::time::Duration;
+
 use anyhow::{Context, ensure};
 use clap::ValueEnum;
 use locrit_bench::history::HistoryOptions;
@@ -52,7 +54,14 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
             report["chat"] = chat::run(&setup, &llm, &args.concurrency).await?;
         }
         if runs(BenchScenario::Stream) {
-            report["stream"] = stream::run(&setup, &llm, args.connections, args.chatting).await?;
+            report["stream"] = stream::run(
+                &setup,
+                &llm,
+                args.connections,
+                args.chatting,
+                Duration::from_millis(args.pause_ms),
+            )
+            .await?;
         }
     }
     if runs(BenchScenario::History) {

@@ -443,7 +443,7 @@ fn bench_measures_every_figure_and_writes_them_as_json() {
     let json_path = dir.path().join("figures.json");
     let output = locrit()
         .args(["bench", "all", "--seconds", "0.3", "--concurrency", "1,2"])
-        .args(["--connections", "6", "--chatting", "2"])
+        .args(["--connections", "6", "--chatting", "2", "--pause-ms", "100"])
         .args(["--messages", "300", "--samples", "5", "--dataset-dir"])
         .arg(dir.path())
         .arg("--json")
@@ -484,15 +484,23 @@ fn bench_measures_every_figure_and_writes_them_as_json() {
         2.0 * number("/chat/acknowledged_turns")
     );
     assert!(number("/chat/server_memory/peak_mib") > 0.0);
-    for cell in 0..6 {
+    // Three cells (Socket.IO, SSE, direct) for one chatting, for two saturating the
+    // server, and for two pausing between turns.
+    for (cell, pause) in [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 100.0, 100.0, 100.0]
+        .into_iter()
+        .enumerate()
+    {
         assert!(number(&format!("/stream/cells/{cell}/turns_per_second")) > 0.0);
         assert!(number(&format!("/stream/cells/{cell}/first_chunk/p50_ms")) > 0.0);
         number(&format!("/stream/cells/{cell}/first_chunk/p99_ms"));
+        assert_eq!(number(&format!("/stream/cells/{cell}/pause_ms")), pause);
     }
-    for at in 0..2 {
+    for (at, concurrency) in [1.0, 2.0, 2.0].into_iter().enumerate() {
         number(&format!(
             "/stream/added_to_first_chunk/{at}/socketio_vs_direct_p50_ms"
         ));
+        let key = format!("/stream/added_to_first_chunk/{at}/concurrency");
+        assert_eq!(number(&key), concurrency);
     }
     assert_eq!(
         number("/stream/stored_messages"),
@@ -507,7 +515,7 @@ fn bench_measures_every_figure_and_writes_them_as_json() {
         }
     }
     number("/history/index_ready_seconds");
-    for (scenario, targets) in [("chat", 3), ("stream", 4), ("history", 3)] {
+    for (scenario, targets) in [("chat", 3), ("stream", 5), ("history", 3)] {
         let list = figures[scenario]["targets"].as_array().unwrap();
         assert_eq!(list.len(), targets, "{scenario}: {list:?}");
         assert!(list.iter().all(|t| t["pass"].is_boolean()), "{list:?}");

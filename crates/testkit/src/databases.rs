@@ -90,14 +90,13 @@ impl TestDatabase {
             .execute(&mut admin)
             .await
             .expect("create a test schema");
-        let separator = if admin_url.contains('?') { '&' } else { '?' };
         let in_tablespace = tablespace
             .as_ref()
             .map(|name| format!("%20-c%20default_tablespace%3D{name}"))
             .unwrap_or_default();
-        // The application name tags this test's connections, so cleanup can end them.
         let url = format!(
-            "{admin_url}{separator}application_name={schema}&options=-c%20search_path%3D{schema}{in_tablespace}"
+            "{}{in_tablespace}",
+            postgres_schema_url(&admin_url, &schema)
         );
         Self {
             url,
@@ -112,6 +111,13 @@ impl TestDatabase {
     pub fn url(&self) -> &str {
         &self.url
     }
+}
+
+/// The server at `admin_url`, its connections working in `schema` (which must exist).
+/// The application name tags them with the schema, so a cleanup can end them.
+pub fn postgres_schema_url(admin_url: &str, schema: &str) -> String {
+    let separator = if admin_url.contains('?') { '&' } else { '?' };
+    format!("{admin_url}{separator}application_name={schema}&options=-c%20search_path%3D{schema}")
 }
 
 impl Drop for TestDatabase {

@@ -23,7 +23,7 @@ mod model;
 mod respond;
 mod server;
 
-pub use databases::{POSTGRES_URL_VAR, TestDatabase};
+pub use databases::{POSTGRES_URL_VAR, TestDatabase, postgres_schema_url};
 pub use disk::SmallDisk;
 pub use failure::{Endpoint, FakeFailure};
 pub use model::{ChatCall, ChatCallMessage, FakeModel, Reply, fake_embedding, tokenize};
