@@ -169,19 +169,40 @@ pub struct HistoryOptions<'a> {
     pub postgres: Option<&'a str>,
 }
 
+/// The PostgreSQL schema of a data set.
+fn schema_of(name: &str) -> String {
+    format!("locrit_bench_{}", name.replace('-', "_"))
+}
+
+/// Gathers the planner's statistics of the schema's tables, as autovacuum would after a
+/// load (servers for tests often run without it; stale, they made keyword search walk
+/// every message of the Locrit).
+async fn analyze(admin_url: &str, schema: &str) -> anyhow::Result<()> {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    let tables: Vec<(String,)> =
+        sqlx::query_as("SELECT tablename::text FROM pg_tables WHERE schemaname = $1")
+            .bind(schema)
+            .fetch_all(&mut admin)
+            .await?;
+    for (table,) in tables {
+        sqlx::raw_sql(&format!("ANALYZE {schema}.{table}"))
+            .execute(&mut admin)
+            .await?;
+    }
+    Ok(())
+}
+
 pub async fn run(options: &HistoryOptions<'_>) -> anyhow::Result<Value> {
     let data = DataSet::new(options.messages, options.dim);
     std::fs::create_dir_all(options.dataset_dir)?;
     let name = format!("history-{}-{}", data.messages(), data.dim);
     let (url, store_name, index_dir) = match options.postgres {
         Some(admin_url) => {
-            let schema = name.replace('-', "_");
-            let schema = format!("locrit_bench_{schema}");
             let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
+            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {}", schema_of(&name)))
                 .execute(&mut admin)
                 .await?;
-            let url = postgres_schema_url(admin_url, &schema);
+            let url = postgres_schema_url(admin_url, &schema_of(&name));
             let index_dir = format!("{name}-postgres-search-index");
             (url, "postgres", options.dataset_dir.join(index_dir))
         }
@@ -202,6 +223,9 @@ pub async fn run(options: &HistoryOptions<'_>) -> anyhow::Result<Value> {
     };
     let mut history =
         History::open(locrit_store::open(&config).await?, &data, Some(index_dir)).await?;
+    if let Some(admin_url) = options.postgres {
+        analyze(admin_url, &schema_of(&name)).await?;
+    }
 
     let newest_page = time(options.samples, async || history.newest_page().await).await?;
     let mut hits = 0;

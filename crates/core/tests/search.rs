@@ -570,6 +570,51 @@ async fn recall_leaves_out_the_words_most_rows_hold() {
     assert_eq!(found.hits.len(), 10);
 }
 
+/// An every-word search weighs only the rarer words and checks the common ones (held by
+/// more than one row in eight) as whole words on the texts found; when every word is
+/// common, the newest rows holding them all come first.
+#[tokio::test]
+async fn an_every_word_search_checks_the_common_words_on_what_the_rare_ones_found() {
+    let setup = setup().await;
+    let filler: Vec<String> = (0..1_000)
+        .map(|n| format!("hello world number {n}"))
+        .collect();
+    let filler: Vec<&str> = filler.iter().map(String::as_str).collect();
+    store_messages(&setup, "greetings", &filler).await;
+    store_messages(
+        &setup,
+        "zoo",
+        &[
+            "Hello, zebra zebra zebra!",
+            "a zebra alone",
+            "hellos to the zebra",
+            "hello to the zebra at the zoo, a long way from home",
+            "HELLO to the whole wide WORLD, and to everyone in it",
+        ],
+    )
+    .await;
+
+    let found = search(&setup, "zebra hello", SearchMode::Keyword).await;
+    assert_eq!(
+        contents(&found),
+        [
+            "Hello, zebra zebra zebra!",
+            "hello to the zebra at the zoo, a long way from home"
+        ],
+        "both words, as whole words, the best first"
+    );
+    // Snippets still mark every word of the query.
+    assert!(found.hits[0].snippet.contains("<mark>Hello</mark>"));
+
+    let found = search(&setup, "world hello", SearchMode::Keyword).await;
+    assert_eq!(found.hits.len(), 10);
+    assert_eq!(
+        found.hits[0].content, "HELLO to the whole wide WORLD, and to everyone in it",
+        "the newest first, though bm25 would rank it last"
+    );
+    assert_eq!(found.hits[1].content, "hello world number 999");
+}
+
 /// A server keeping its indexes on disk loads the graph at its next start instead of
 /// building it, catches it up with what was stored meanwhile, and removes it with the
 /// Locrit.

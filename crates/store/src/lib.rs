@@ -38,7 +38,7 @@ pub use open::{PostgresStore, SqliteStore, SqliteSync, StoreConfig, open};
 pub use peers::{Heard, MAX_PAYLOAD, PeerChannel};
 pub use search::{
     EmbedTask, ItemKind, ItemRef, KEYWORD_WINDOW, KeywordQuery, Kinds, MAX_QUERY_TERMS,
-    NewEmbedding, SearchFilter, SearchItem, SearchStore, StoredVector, TermRows, query_terms,
+    NewEmbedding, SearchFilter, SearchItem, SearchStore, StoredVector, query_terms,
 };
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;

@@ -243,7 +243,8 @@ crate::search::impl_search_store!(
     crate::search::sqlite::match_expression,
     "NULL",
     crate::search::sqlite::TOTAL_ROWS,
-    crate::search::sqlite::TERM_ROWS
+    crate::search::sqlite::TERM_ROWS,
+    crate::search::sqlite::WEIGHING_READS_EVERY_ROW
 );
 crate::search::impl_search_store!(
     PostgresStore,
@@ -251,7 +252,8 @@ crate::search::impl_search_store!(
     crate::search::postgres::match_expression,
     "NULL::timestamptz",
     crate::search::postgres::TOTAL_ROWS,
-    crate::search::postgres::TERM_ROWS
+    crate::search::postgres::TERM_ROWS,
+    crate::search::postgres::WEIGHING_READS_EVERY_ROW
 );
 
 /// Whether the SQLite writer may be used again: sqlx counts no transaction open on it.

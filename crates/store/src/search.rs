@@ -97,6 +97,9 @@ pub struct KeywordQuery {
     pub filter: SearchFilter,
     pub limit: u32,
     pub offset: u32,
+    /// Newest first, not ranked: for words so common that weighing them costs more than
+    /// it tells (SQLite's bm25 reads the list of every row holding each word).
+    pub by_recency: bool,
 }
 
 /// A keyword query matching more of a Locrit's rows than this ranks only the newest
@@ -115,14 +118,6 @@ impl KeywordQuery {
             || filter.until.is_some();
         (!narrowed).then_some(i64::from(KEYWORD_WINDOW))
     }
-}
-
-/// Row counts of the full-text index: [`SearchStore::term_rows`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TermRows {
-    pub total: u64,
-    /// Rows holding each term, in the order asked.
-    pub per_term: Vec<u64>,
 }
 
 /// A row that matched, with what a result list shows.
@@ -206,10 +201,17 @@ pub trait SearchStore: Send + Sync {
         filter: &SearchFilter,
     ) -> Result<Vec<SearchItem>>;
 
-    /// How many rows (messages and memories of every Locrit) the full-text index holds,
-    /// and how many of them hold each term: what tells a word too common to mean
-    /// anything in a ranking.
-    async fn term_rows(&self, terms: &[String]) -> Result<TermRows>;
+    /// How many rows (messages and memories of every Locrit) the full-text index holds.
+    async fn indexed_rows(&self) -> Result<u64>;
+
+    /// How many of them hold each term, in the order asked: what tells a word too
+    /// common to mean anything in a ranking.
+    async fn term_rows(&self, terms: &[String]) -> Result<Vec<u64>>;
+
+    /// Whether ranking reads, for each word, the list of every row holding it (SQLite's
+    /// bm25 counts them to weigh the word): the words most rows hold are then better
+    /// checked on the texts the others found than weighed.
+    fn weighing_reads_every_row(&self) -> bool;
 
     /// Up to `limit` of the Locrit's messages and memories without an embedding for
     /// `model`, newest first; with `since`, only rows created from then on.
@@ -457,12 +459,17 @@ impl TryFrom<TaskRow> for EmbedTask {
 /// dialect's ranked full-text SQL (parameters as in `MESSAGE_FILTER`, `$2` the match
 /// expression, `$7` limit, `$8` offset, `$9` the newest matches ranked, all if null)
 /// and `$match_expression` builds `$2`;
-/// `$total_rows` counts the indexed rows and `$term_rows` those holding the term `$1`.
+/// `$total_rows` counts the indexed rows and `$term_rows` those holding the term `$1`;
+/// `$weighing_reads_rows` answers [`SearchStore::weighing_reads_every_row`].
 macro_rules! impl_search_store {
     ($store:ty, $keyword_sql:path, $match_expression:path, $null_time:expr,
-     $total_rows:path, $term_rows:path) => {
+     $total_rows:path, $term_rows:path, $weighing_reads_rows:path) => {
         #[async_trait::async_trait]
         impl $crate::search::SearchStore for $store {
+            fn weighing_reads_every_row(&self) -> bool {
+                $weighing_reads_rows
+            }
+
             async fn keyword_search(
                 &self,
                 locrit_id: Uuid,
@@ -471,7 +478,7 @@ macro_rules! impl_search_store {
                 if query.terms.is_empty() || query.limit == 0 {
                     return Ok(Vec::new());
                 }
-                let Some(sql) = $keyword_sql(query.filter.kinds) else {
+                let Some(sql) = $keyword_sql(query.filter.kinds, query.by_recency) else {
                     return Ok(Vec::new());
                 };
                 let filter = &query.filter;
@@ -490,21 +497,21 @@ macro_rules! impl_search_store {
                 rows.into_iter().map(TryInto::try_into).collect()
             }
 
-            async fn term_rows(&self, terms: &[String]) -> Result<$crate::search::TermRows> {
-                let count = |n: i64| u64::try_from(n).unwrap_or_default();
+            async fn indexed_rows(&self) -> Result<u64> {
                 let (total,): (i64,) = sqlx::query_as($total_rows).fetch_one(&self.pool).await?;
+                Ok(u64::try_from(total).unwrap_or_default())
+            }
+
+            async fn term_rows(&self, terms: &[String]) -> Result<Vec<u64>> {
                 let mut per_term = Vec::with_capacity(terms.len());
                 for term in terms {
                     let (rows,): (i64,) = sqlx::query_as($term_rows)
                         .bind(term.to_lowercase())
                         .fetch_one(&self.pool)
                         .await?;
-                    per_term.push(count(rows));
+                    per_term.push(u64::try_from(rows).unwrap_or_default());
                 }
-                Ok($crate::search::TermRows {
-                    total: count(total),
-                    per_term,
-                })
+                Ok(per_term)
             }
 
             async fn search_items(
@@ -739,15 +746,23 @@ pub(crate) mod sqlite {
         quoted.join(if any { " OR " } else { " " })
     }
 
+    /// bm25 counts the rows holding each word of the query, reading each one's list.
+    pub(crate) const WEIGHING_READS_EVERY_ROW: bool = true;
+
     pub(crate) const TOTAL_ROWS: &str = "SELECT count(*) FROM search_docs";
     /// From FTS5's own term list (`search_fts_terms`), whose terms are lowercased
     /// without diacritics: a term with some is not found there, so counted as rare.
     pub(crate) const TERM_ROWS: &str =
         "SELECT COALESCE((SELECT doc FROM search_fts_terms WHERE term = $1), 0)";
 
-    pub(crate) fn keyword_sql(kinds: Kinds) -> Option<String> {
+    pub(crate) fn keyword_sql(kinds: Kinds, by_recency: bool) -> Option<String> {
         // One full-text scan for both kinds, newest first so that the window (`$9`)
         // ends it early. bm25 is lower for better matches: negated, higher is better.
+        let score = if by_recency {
+            "0.0"
+        } else {
+            "-bm25(search_fts)"
+        };
         // `CROSS JOIN` keeps SQLite's join order: the matches first, then their rows
         // (left free, it may walk every memory of the Locrit and match each).
         let kind = match (kinds.messages, kinds.memories) {
@@ -774,7 +789,7 @@ pub(crate) mod sqlite {
             },
         )?;
         Some(format!(
-            "WITH h AS MATERIALIZED (SELECT d.kind, d.item_id, -bm25(search_fts) AS score \
+            "WITH h AS MATERIALIZED (SELECT d.kind, d.item_id, {score} AS score \
              FROM search_fts CROSS JOIN search_docs d ON d.doc = search_fts.rowid \
              WHERE search_fts MATCH $2 AND d.locrit_id = $1{kind} \
              ORDER BY search_fts.rowid DESC LIMIT COALESCE($9, -1)) {}",
@@ -793,6 +808,9 @@ pub(crate) mod postgres {
         terms.join(if any { " | " } else { " & " })
     }
 
+    /// ts_rank weighs no word by its rarity: it reads only the row ranked.
+    pub(crate) const WEIGHING_READS_EVERY_ROW: bool = false;
+
     pub(crate) const TOTAL_ROWS: &str =
         "SELECT (SELECT count(*) FROM messages) + (SELECT count(*) FROM memories)";
     pub(crate) const TERM_ROWS: &str = "SELECT \
@@ -800,23 +818,29 @@ pub(crate) mod postgres {
         (SELECT count(*) FROM memories WHERE search_vector @@ q) \
         FROM to_tsquery('simple'::regconfig, locrit_search_fold($1)) q";
 
-    pub(crate) fn keyword_sql(kinds: Kinds) -> Option<String> {
+    pub(crate) fn keyword_sql(kinds: Kinds, by_recency: bool) -> Option<String> {
         let query = "to_tsquery('simple'::regconfig, locrit_search_fold($2))";
+        let score = |table: &str| match by_recency {
+            true => "0::float8".to_owned(),
+            false => format!("ts_rank({table}.search_vector, q)::float8"),
+        };
         let union = union_of_kinds(
             kinds,
             || {
                 format!(
-                    "SELECT {MESSAGE_ITEM}, ts_rank(m.search_vector, q)::float8 AS score \
+                    "SELECT {MESSAGE_ITEM}, {} AS score \
                      FROM messages m JOIN sessions s ON s.id = m.session_id, {query} q \
-                     WHERE m.search_vector @@ q AND {MESSAGE_FILTER}"
+                     WHERE m.search_vector @@ q AND {MESSAGE_FILTER}",
+                    score("m")
                 )
             },
             || {
                 format!(
                     "SELECT 'memory' AS kind, y.id, y.locrit_id, NULL::text AS session_key, \
                      NULL::text AS role, y.content, y.created_at, NULL::timestamptz AS edited_at, \
-                     ts_rank(y.search_vector, q)::float8 AS score FROM memories y, {query} q \
-                     WHERE y.search_vector @@ q AND {MEMORY_FILTER}"
+                     {} AS score FROM memories y, {query} q \
+                     WHERE y.search_vector @@ q AND {MEMORY_FILTER}",
+                    score("y")
                 )
             },
         )?;

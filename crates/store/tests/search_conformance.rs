@@ -10,7 +10,7 @@ use locrit_domain::{Locrit, NewLocrit, NewMemory, NewMessage, NewSession, Role, 
 use locrit_domain::{Message, SessionStatus};
 use locrit_store::{
     EmbedTask, ItemKind, ItemRef, KEYWORD_WINDOW, KeywordQuery, Kinds, NewEmbedding, SearchFilter,
-    Store, StoreConfig, TermRows, query_terms,
+    Store, StoreConfig, query_terms,
 };
 use locrit_testkit::TestDatabase;
 use serde_json::json;
@@ -206,6 +206,22 @@ mod cases {
             .unwrap();
         assert_eq!(tom.session_key, None);
         assert_eq!(tom.role, None);
+
+        // By recency: the same rows, newest first, none weighed.
+        let newest_first = KeywordQuery {
+            by_recency: true,
+            ..query("cat")
+        };
+        let recent = store.keyword_search(pixie.id, &newest_first).await.unwrap();
+        assert_eq!(recent.len(), 4, "{recent:?}");
+        assert_eq!(recent[0].content, "Alice has a cat named Tom");
+        assert!(
+            recent
+                .windows(2)
+                .all(|w| w[0].created_at >= w[1].created_at),
+            "{recent:?}"
+        );
+        assert!(recent.iter().all(|h| h.score == 0.0), "{recent:?}");
 
         // Every word must match by default; any of them with `any`.
         assert_eq!(found(&store, pixie.id, &query("cat garden")).await.len(), 1);
@@ -438,16 +454,11 @@ mod cases {
             .await
             .unwrap();
         let terms = ["apple", "BANANA", "cherry", "zebra"].map(String::from);
-        assert_eq!(
-            store.term_rows(&terms).await.unwrap(),
-            TermRows {
-                total: 4,
-                per_term: vec![3, 2, 1, 0],
-            }
-        );
+        assert_eq!(store.indexed_rows().await.unwrap(), 4);
+        assert_eq!(store.term_rows(&terms).await.unwrap(), [3, 2, 1, 0]);
         assert!(store.delete_locrit(other.id).await.unwrap());
-        let counted = store.term_rows(&terms[..1]).await.unwrap();
-        assert_eq!((counted.total, counted.per_term), (3, vec![2]));
+        assert_eq!(store.indexed_rows().await.unwrap(), 3);
+        assert_eq!(store.term_rows(&terms[..1]).await.unwrap(), [2]);
     }
 
     pub async fn embeddings_are_stored_per_model_and_follow_their_rows(store: Arc<dyn Store>) {

@@ -6,29 +6,32 @@
 //!
 //! - [`ann`]: the approximate-nearest-neighbour index per (Locrit, model).
 //! - [`indexes`]: those indexes' lives: loaded or built, caught up, saved, dropped.
+//! - [`keyword`]: the keyword half, and how common each word is.
 //! - [`embedder`]: the background worker that computes missing embeddings.
 //! - [`snippet`]: the HTML-safe highlighted snippets.
 
 mod ann;
 mod embedder;
 mod indexes;
+mod keyword;
 mod snippet;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use locrit_domain::{Locrit, MemoryService, Role, ValidationError};
 use locrit_llm::Timeouts;
-use locrit_store::{ItemRef, KeywordQuery, SearchItem, query_terms};
+use locrit_store::{ItemRef, SearchItem, query_terms};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::{Core, Result};
 use indexes::{Index, IndexSlot};
+use keyword::TermRowsCache;
 
 pub use locrit_store::{ItemKind, Kinds, SearchFilter};
 
@@ -132,20 +135,6 @@ impl SearchState {
     }
 }
 
-/// A store this small is searched whole in no time: every word is kept.
-const COMMON_TERMS_FROM_ROWS: u64 = 1_000;
-/// How long a count of rows is trusted: a word does not turn rare in a minute.
-const TERM_ROWS_FRESH: Duration = Duration::from_secs(60);
-/// Counts kept at most (recent words); past this the cache starts again.
-const TERM_ROWS_KEPT: usize = 10_000;
-
-/// Row counts of the full-text index, as of when they were read.
-#[derive(Default)]
-struct TermRowsCache {
-    total: Option<(u64, Instant)>,
-    terms: HashMap<String, (u64, Instant)>,
-}
-
 impl Core {
     /// Searches a Locrit's messages and memories. The caller decides who may search
     /// (the routes check the Locrit's `access_to`). A Locrit whose memory is switched
@@ -169,19 +158,7 @@ impl Core {
             if query.mode == SearchMode::Semantic {
                 return Ok(Vec::new());
             }
-            let terms = if query.any_word {
-                self.informative_terms(terms.clone()).await
-            } else {
-                terms.clone()
-            };
-            let keyword = KeywordQuery {
-                terms,
-                any: query.any_word,
-                filter: query.filter.clone(),
-                limit: wanted as u32,
-                offset: 0,
-            };
-            Ok::<_, crate::Error>(self.store.keyword_search(locrit.id, &keyword).await?)
+            self.keyword_search(locrit, query, &terms, wanted).await
         };
         let semantic = async {
             if query.mode == SearchMode::Keyword {
@@ -220,62 +197,6 @@ impl Core {
             semantic: status,
             next_offset,
         })
-    }
-
-    /// The terms of an any-word query without those most rows hold: bm25 gives a word
-    /// in more than half the rows no weight (ts_rank does not weigh words at all), yet
-    /// each would make the query score every row holding it, and recall asks on every
-    /// turn. Kept whole when the counts cannot be read.
-    async fn informative_terms(&self, terms: Vec<String>) -> Vec<String> {
-        match self.term_rows(&terms).await {
-            Ok((total, per_term)) if total >= COMMON_TERMS_FROM_ROWS => terms
-                .into_iter()
-                .zip(per_term)
-                .filter(|(_, rows)| rows * 2 <= total)
-                .map(|(term, _)| term)
-                .collect(),
-            Ok(_) => terms,
-            Err(error) => {
-                tracing::warn!(%error, "could not count the rows of the query's words; keeping them all");
-                terms
-            }
-        }
-    }
-
-    /// How many rows the full-text index holds, and how many hold each term: from the
-    /// cache while fresh, else from the store.
-    async fn term_rows(&self, terms: &[String]) -> Result<(u64, Vec<u64>)> {
-        let fresh = |at: &Instant| at.elapsed() < TERM_ROWS_FRESH;
-        let keys: Vec<String> = terms.iter().map(|t| t.to_lowercase()).collect();
-        let cached = {
-            let cache = self.search.term_rows.lock().expect("term rows");
-            let total = cache.total.filter(|(_, at)| fresh(at)).map(|(n, _)| n);
-            let per_term: Option<Vec<u64>> = keys
-                .iter()
-                .map(|k| {
-                    cache
-                        .terms
-                        .get(k)
-                        .filter(|(_, at)| fresh(at))
-                        .map(|(n, _)| *n)
-                })
-                .collect();
-            total.zip(per_term)
-        };
-        if let Some(cached) = cached {
-            return Ok(cached);
-        }
-        let counted = self.store.term_rows(&keys).await?;
-        let mut cache = self.search.term_rows.lock().expect("term rows");
-        let now = Instant::now();
-        if cache.terms.len() + keys.len() > TERM_ROWS_KEPT {
-            cache.terms.clear();
-        }
-        cache.total = Some((counted.total, now));
-        for (key, rows) in keys.into_iter().zip(&counted.per_term) {
-            cache.terms.insert(key, (*rows, now));
-        }
-        Ok((counted.total, counted.per_term))
     }
 
     /// Up to `wanted` items nearest in meaning, scored by cosine similarity with their

@@ -5,6 +5,8 @@
 //! `ts_headline()` so that both stores give the same snippets, escaping is done in one
 //! place, and only the returned page is highlighted.
 
+use std::collections::HashSet;
+
 use unicode_normalization::UnicodeNormalization;
 use unicode_normalization::char::is_combining_mark;
 
@@ -19,6 +21,15 @@ pub(crate) fn fold(word: &str) -> String {
         .filter(|c| !is_combining_mark(*c))
         .flat_map(char::to_lowercase)
         .collect()
+}
+
+/// Whether `text` holds each of `terms` as a word, ignoring case and diacritics.
+pub(crate) fn holds_every(text: &str, terms: &[String]) -> bool {
+    let words: HashSet<String> = word_spans(text)
+        .into_iter()
+        .map(|(start, end)| fold(&text[start..end]))
+        .collect();
+    terms.iter().all(|term| words.contains(&fold(term)))
 }
 
 /// The snippet of `text` for a query whose words are `terms`.
@@ -109,6 +120,18 @@ mod tests {
             "nothing matches"
         );
         assert_eq!(snippet("", &terms(&["cat"])), "");
+    }
+
+    #[test]
+    fn a_text_holds_a_term_as_a_whole_word_ignoring_case_and_diacritics() {
+        let text = "Un Été à Paris, avec l'ami Marc.";
+        assert!(holds_every(text, &terms(&["ete", "PARIS", "marc", "l"])));
+        assert!(holds_every(text, &[]));
+        assert!(
+            !holds_every(text, &terms(&["ete", "par"])),
+            "a part of a word"
+        );
+        assert!(!holds_every(text, &terms(&["londres"])));
     }
 
     #[test]
