@@ -154,6 +154,9 @@ impl Bench {
     }
 }
 
+/// Longest wait for the server's background work to end between two loads.
+const IDLE_PATIENCE: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// The bench's Locrit on the server under test.
 pub struct BenchLocrit {
     pub id: String,
@@ -192,6 +195,27 @@ impl BenchLocrit {
         let url = format!("{}/sessions", self.path);
         checked(http.post(url).json(&serde_json::json!({"id": key}))).await?;
         Ok(())
+    }
+
+    /// Waits until the Locrit has no memory extraction queued or running, so that a
+    /// measured load does not share the server with the work the last one left.
+    pub async fn until_idle(&self, http: &reqwest::Client) -> anyhow::Result<()> {
+        let deadline = std::time::Instant::now() + IDLE_PATIENCE;
+        loop {
+            let mut busy = false;
+            for status in ["queued", "running"] {
+                let url = format!("{}/jobs?status={status}&limit=1", self.path);
+                let page: serde_json::Value = checked(http.get(url)).await?.json().await?;
+                busy |= page["jobs"].as_array().is_some_and(|jobs| !jobs.is_empty());
+            }
+            if !busy {
+                return Ok(());
+            }
+            if std::time::Instant::now() > deadline {
+                bail!("background jobs still running after {IDLE_PATIENCE:?}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
     }
 
     /// Messages stored for this Locrit, read from the store itself.

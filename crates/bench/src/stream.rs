@@ -87,6 +87,7 @@ pub struct Report {
 
 /// Measures with `connections` open: one chatting, then `chatting` at once without a
 /// pause (the server saturated), then with `pause` between a reply and the next message.
+/// Each Locrit cell starts once the memory extraction the last one queued has ended.
 pub async fn run(
     setup: &Setup,
     llm: &Llm,
@@ -137,12 +138,14 @@ pub async fn run(
             concurrency: n,
             pause_ms: think.as_millis() as u64,
         };
+        locrit.until_idle(&http).await?;
         let rest = talkers.split_off(n);
         let run = closed_loop(talkers, setup.seconds, think, socketio_turn).await?;
         answered += run.turns.len();
         cells.push(Cell::of("Locrit Socket.IO", load, &run));
         talkers = run.states.into_iter().chain(rest).collect();
 
+        locrit.until_idle(&http).await?;
         let urls = (0..n)
             .map(|id| format!("{}/sessions/sse_{id}/messages", locrit.path))
             .collect();
