@@ -162,7 +162,7 @@ pub struct HistoryOptions<'a> {
     pub dim: usize,
     pub samples: usize,
     pub hybrid: bool,
-    /// Where the SQLite data set is kept and reused.
+    /// Where the SQLite data set and the search indexes are kept, and reused.
     pub dataset_dir: &'a Path,
     /// A PostgreSQL server to load into instead, in a schema of the data set's name
     /// (`locrit_bench_history_<messages>_<dim>`), kept and reused as the SQLite file is.

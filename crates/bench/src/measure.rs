@@ -82,6 +82,9 @@ where
                 turns.push(start.elapsed());
                 first_chunks.extend(first_chunk);
                 state = next;
+                if Instant::now() + think >= deadline {
+                    break; // No turn would start: the run ends here, not after a pause.
+                }
                 tokio::time::sleep(think).await;
             }
             anyhow::Ok((state, turns, first_chunks))
