@@ -196,13 +196,14 @@ pub async fn run(options: &HistoryOptions<'_>) -> anyhow::Result<Value> {
     let data = DataSet::new(options.messages, options.dim);
     std::fs::create_dir_all(options.dataset_dir)?;
     let name = format!("history-{}-{}", data.messages(), data.dim);
+    let schema = schema_of(&name);
     let (url, store_name, index_dir) = match options.postgres {
         Some(admin_url) => {
             let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {}", schema_of(&name)))
+            sqlx::raw_sql(&format!("CREATE SCHEMA IF NOT EXISTS {schema}"))
                 .execute(&mut admin)
                 .await?;
-            let url = postgres_schema_url(admin_url, &schema_of(&name));
+            let url = postgres_schema_url(admin_url, &schema);
             let index_dir = format!("{name}-postgres-search-index");
             (url, "postgres", options.dataset_dir.join(index_dir))
         }
@@ -224,7 +225,7 @@ pub async fn run(options: &HistoryOptions<'_>) -> anyhow::Result<Value> {
     let mut history =
         History::open(locrit_store::open(&config).await?, &data, Some(index_dir)).await?;
     if let Some(admin_url) = options.postgres {
-        analyze(admin_url, &schema_of(&name)).await?;
+        analyze(admin_url, &schema).await?;
     }
 
     let newest_page = time(options.samples, async || history.newest_page().await).await?;

@@ -80,37 +80,32 @@ impl Core {
     /// each would make the query score every row holding it, and recall asks on every
     /// turn. Kept whole when the counts cannot be read.
     async fn informative_terms(&self, terms: Vec<String>) -> Vec<String> {
-        match self.term_rows(&terms).await {
-            Ok((total, per_term)) if total >= COMMON_TERMS_FROM_ROWS => terms
-                .into_iter()
-                .zip(per_term)
-                .filter(|(_, rows)| rows * 2 <= total)
-                .map(|(term, _)| term)
-                .collect(),
-            Ok(_) => terms,
-            Err(error) => {
-                tracing::warn!(%error, "could not count the rows of the query's words; keeping them all");
-                terms
-            }
-        }
+        self.split_by_rows(terms, 2).await.0
     }
 
     /// The terms of an every-word query, split into those to weigh and the common ones
     /// (more than one row in [`COMMON_SHARE`]). All weighed when the counts cannot be
     /// read.
     async fn split_common_terms(&self, terms: Vec<String>) -> (Vec<String>, Vec<String>) {
+        self.split_by_rows(terms, COMMON_SHARE).await
+    }
+
+    /// `terms` split into those held by at most one row in `share` and the others;
+    /// none of them counts as common in a store under [`COMMON_TERMS_FROM_ROWS`] rows,
+    /// or when the counts cannot be read.
+    async fn split_by_rows(&self, terms: Vec<String>, share: u64) -> (Vec<String>, Vec<String>) {
         match self.term_rows(&terms).await {
             Ok((total, per_term)) if total >= COMMON_TERMS_FROM_ROWS => {
-                let (weighed, common): (Vec<_>, Vec<_>) = terms
+                let (rare, common): (Vec<_>, Vec<_>) = terms
                     .into_iter()
                     .zip(per_term)
-                    .partition(|(_, rows)| rows * COMMON_SHARE <= total);
+                    .partition(|(_, rows)| rows * share <= total);
                 let words = |list: Vec<(String, u64)>| list.into_iter().map(|(t, _)| t).collect();
-                (words(weighed), words(common))
+                (words(rare), words(common))
             }
             Ok(_) => (terms, Vec::new()),
             Err(error) => {
-                tracing::warn!(%error, "could not count the rows of the query's words; weighing them all");
+                tracing::warn!(%error, "could not count the rows of the query's words; taking none as common");
                 (terms, Vec::new())
             }
         }

@@ -10,8 +10,8 @@
 //! which is harmless because every candidate is checked against the store (the source
 //! of truth): a point counts only while the item's stored vector is still the one it
 //! was made of (same time stored). The graph is saved to disk when first built, each
-//! time it has doubled, and when the server stops ([`file`]), so a restart loads it and catches up instead of
-//! building it again.
+//! time it has doubled, and when the server stops ([`file`]), so a restart loads it and
+//! catches up instead of building it again.
 //!
 //! Catching up reads every vector of the last seconds again, so it is not done before
 //! every search: only once this server's embedding worker has stored vectors since the
